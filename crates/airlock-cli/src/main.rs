@@ -5,7 +5,10 @@
 //! process exit code.
 
 mod cmd_db;
+mod cmd_gc;
 mod cmd_scan;
+mod cmd_serve;
+mod config;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the registry.
+    Serve(cmd_serve::ServeArgs),
+    /// Remove unreferenced blobs, orphaned manifests and expired uploads.
+    Gc(cmd_gc::GcArgs),
     /// Scan an image and print its package inventory and vulnerabilities.
     Scan(cmd_scan::ScanArgs),
     /// Manage the vulnerability database.
@@ -29,6 +36,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => cmd_serve::run(args),
+        Command::Gc(args) => cmd_gc::run(args),
         Command::Scan(args) => cmd_scan::run(args),
         Command::Db(command) => cmd_db::run(command),
     };

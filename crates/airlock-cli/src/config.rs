@@ -1,0 +1,232 @@
+//! Configuration: raw values from a TOML file, the environment and flags,
+//! validated once into [`Config`].
+//!
+//! Precedence, highest first: command-line flag, `AIRLOCK_*` environment
+//! variable (clap reads both), the `--config` file, built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+/// Flags shared by every command that opens the data directory.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "AIRLOCK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory holding the database and blobs [default: ./airlock-data].
+    #[arg(long, env = "AIRLOCK_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "AIRLOCK_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Log filter, e.g. `info` or `airlock=debug` [default: info].
+    #[arg(long, env = "AIRLOCK_LOG_LEVEL")]
+    pub log_level: Option<String>,
+}
+
+/// Flags of `airlock serve` that configure the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// Address to listen on [default: 127.0.0.1:5000].
+    #[arg(long, env = "AIRLOCK_LISTEN")]
+    pub listen: Option<String>,
+    /// Largest manifest accepted, in bytes [default: 4194304].
+    #[arg(long, env = "AIRLOCK_MAX_MANIFEST_BYTES")]
+    pub max_manifest_bytes: Option<usize>,
+    /// Idle time after which an upload session expires, e.g. `24h` [default: 24h].
+    #[arg(long, env = "AIRLOCK_UPLOAD_TTL")]
+    pub upload_ttl: Option<String>,
+}
+
+/// The configuration file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    max_manifest_bytes: Option<usize>,
+    upload_ttl: Option<String>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub max_manifest_bytes: usize,
+    pub upload_ttl: Duration,
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
+pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .with_context(|| format!("invalid duration {text:?}: expected a number followed by s, m, h or d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => bail!("invalid duration {text:?}: unknown unit {other:?} (use s, m, h or d)"),
+    };
+    Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+fn read_file(path: &Path) -> anyhow::Result<RawConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+impl Config {
+    /// Merges and validates flags, environment and file.
+    pub fn load(common: &CommonArgs, server: Option<&ServerArgs>) -> anyhow::Result<Config> {
+        let file = match &common.config {
+            Some(path) => read_file(path)?,
+            None => RawConfig::default(),
+        };
+        let listen_text = server
+            .and_then(|s| s.listen.clone())
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:5000".to_owned());
+        let listen = listen_text
+            .parse()
+            .with_context(|| format!("invalid listen address {listen_text:?} (expected HOST:PORT, e.g. 127.0.0.1:5000)"))?;
+        let data_dir = common
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./airlock-data"));
+        let log_format = match common.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => bail!("invalid log format {other:?} (use text or json)"),
+        };
+        let log_level = common
+            .log_level
+            .clone()
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".to_owned());
+        tracing_subscriber::EnvFilter::try_new(&log_level)
+            .with_context(|| format!("invalid log level {log_level:?}"))?;
+        let max_manifest_bytes = server
+            .and_then(|s| s.max_manifest_bytes)
+            .or(file.max_manifest_bytes)
+            .unwrap_or(4 * 1024 * 1024);
+        if max_manifest_bytes == 0 {
+            bail!("max_manifest_bytes must be greater than zero");
+        }
+        let upload_ttl = match server.and_then(|s| s.upload_ttl.clone()).or(file.upload_ttl) {
+            Some(text) => parse_duration(&text).context("invalid upload_ttl")?,
+            None => Duration::from_secs(24 * 3600),
+        };
+        if upload_ttl.is_zero() {
+            bail!("upload_ttl must be greater than zero");
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            log_format,
+            log_level,
+            max_manifest_bytes,
+            upload_ttl,
+        })
+    }
+
+    /// Starts logging as configured.
+    pub fn init_logging(&self) {
+        let filter = tracing_subscriber::EnvFilter::new(&self.log_level);
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        match self.log_format {
+            LogFormat::Json => builder.json().init(),
+            LogFormat::Text => builder.init(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(config: Option<PathBuf>) -> CommonArgs {
+        CommonArgs {
+            config,
+            data_dir: None,
+            log_format: None,
+            log_level: None,
+        }
+    }
+
+    fn server(listen: Option<&str>) -> ServerArgs {
+        ServerArgs {
+            listen: listen.map(str::to_owned),
+            max_manifest_bytes: None,
+            upload_ttl: None,
+        }
+    }
+
+    #[test]
+    fn defaults_apply_without_a_file() {
+        let config = Config::load(&common(None), Some(&server(None))).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:5000");
+        assert_eq!(config.data_dir, PathBuf::from("./airlock-data"));
+        assert_eq!(config.max_manifest_bytes, 4 * 1024 * 1024);
+        assert_eq!(config.upload_ttl, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlock.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:6000\"\nupload_ttl = \"2h\"\nlog_format = \"json\"\n").unwrap();
+        let config = Config::load(&common(Some(path.clone())), Some(&server(None))).unwrap();
+        assert_eq!(config.listen.port(), 6000);
+        assert_eq!(config.upload_ttl, Duration::from_secs(7200));
+        assert_eq!(config.log_format, LogFormat::Json);
+        let config = Config::load(&common(Some(path)), Some(&server(Some("127.0.0.1:7000")))).unwrap();
+        assert_eq!(config.listen.port(), 7000);
+    }
+
+    #[test]
+    fn invalid_values_get_clear_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "lisen = \"x\"\n").unwrap();
+        let error = format!("{:#}", Config::load(&common(Some(path)), None).unwrap_err());
+        assert!(error.contains("unknown field") && error.contains("lisen"), "{error}");
+        let error = format!("{:#}", Config::load(&common(None), Some(&server(Some("nowhere")))).unwrap_err());
+        assert!(error.contains("invalid listen address \"nowhere\""), "{error}");
+        let mut args = server(None);
+        args.upload_ttl = Some("3 weeks".into());
+        let error = format!("{:#}", Config::load(&common(None), Some(&args)).unwrap_err());
+        assert!(error.contains("invalid upload_ttl"), "{error}");
+    }
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The one error response of the `/v2/` API: the OCI error envelope.
+
+use airlock_oci::{ErrorCode, RouteError};
+use airlock_registry::RegistryError;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+/// An error on its way to the client.
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    status: StatusCode,
+    message: String,
+    detail: serde_json::Value,
+    headers: HeaderMap,
+}
+
+impl ApiError {
+    /// An error with the code's own status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            status: StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+            detail: serde_json::Value::Null,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// An `UNSUPPORTED` error.
+    pub fn unsupported(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::Unsupported, message)
+    }
+
+    /// Overrides the HTTP status.
+    pub fn with_status(mut self, status: StatusCode) -> ApiError {
+        self.status = status;
+        self
+    }
+
+    /// Adds a response header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> ApiError {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            self.headers.insert(name, value);
+        }
+        self
+    }
+
+    /// The OCI error code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    fn from(error: RegistryError) -> ApiError {
+        let code = error.code();
+        if code == ErrorCode::Internal {
+            tracing::error!(error = %error, "request failed inside airlock");
+            return ApiError::new(code, code.message());
+        }
+        let mut api = ApiError::new(code, error.to_string());
+        match &error {
+            RegistryError::UploadOutOfOrder { id: _, offset, .. } => {
+                api = api.with_header("range", format!("0-{}", offset.saturating_sub(1)));
+            }
+            RegistryError::RangeNotSatisfiable { size } => {
+                api = api.with_header("content-range", format!("bytes */{size}"));
+            }
+            RegistryError::ManifestTooLarge { .. } => {
+                api = api.with_status(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            RegistryError::ManifestBlobUnknown(digest) => {
+                api.detail = serde_json::json!({ "digest": digest.to_string() });
+            }
+            _ => {}
+        }
+        api
+    }
+}
+
+impl From<RouteError> for ApiError {
+    fn from(error: RouteError) -> ApiError {
+        match error {
+            RouteError::NotFound(_) => ApiError::new(ErrorCode::NameUnknown, "no such route").with_status(StatusCode::NOT_FOUND),
+            RouteError::Name(e) => ApiError::new(ErrorCode::NameInvalid, e.to_string()),
+            RouteError::Digest(d) => ApiError::new(ErrorCode::DigestInvalid, format!("invalid digest {d:?}")),
+            RouteError::Reference(r) => {
+                ApiError::new(ErrorCode::ManifestInvalid, format!("invalid manifest reference {r:?}"))
+                    .with_status(StatusCode::BAD_REQUEST)
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "errors": [{
+                "code": self.code.as_str(),
+                "message": self.message,
+                "detail": self.detail,
+            }]
+        });
+        let mut response = (self.status, axum::Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
+        response
+    }
+}

@@ -1,0 +1,24 @@
+//! Registry use cases: what pushing, pulling and deleting mean.
+//!
+//! [`Registry`] implements the OCI distribution semantics on top of the two
+//! storage ports, and nothing else: no HTTP types appear here. The HTTP crate
+//! parses a request, calls one method, and maps the result.
+//!
+//! Invariants this crate keeps:
+//! * A blob becomes visible only after its digest was verified while its
+//!   bytes streamed through, and after the blob store moved it into place.
+//! * Manifests are stored byte for byte; everything they reference must be
+//!   visible in the same repository first.
+//! * Every request's identity and permission are decided in one place,
+//!   [`access::authorize`].
+
+pub mod access;
+mod error;
+mod gc;
+mod service;
+mod upload;
+
+pub use error::RegistryError;
+pub use gc::{GcOptions, GcReport};
+pub use service::{ManifestPut, Registry, RegistryConfig};
+pub use upload::UploadState;
