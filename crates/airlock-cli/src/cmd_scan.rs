@@ -22,8 +22,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct ScanArgs {
     /// What to scan: oci:DIR[:TAG], docker-archive:FILE, or HOST[:PORT]/REPO[:TAG|@DIGEST].
     pub target: String,
-    /// Output format: table, json, cyclonedx or spdx.
-    #[arg(long, default_value = "table", value_parser = parse_format)]
+    /// Output format.
+    #[arg(long, default_value = "table", value_parser = format_parser())]
     pub format: Format,
     /// Write the report to FILE instead of standard output.
     #[arg(long, short, value_name = "FILE")]
@@ -179,9 +179,11 @@ impl ScanProgress for LayerProgress {
     }
 }
 
-fn parse_format(name: &str) -> Result<Format, String> {
-    name.parse()
-        .map_err(|error: airlock_report::ReportError| error.to_string())
+/// Accepts exactly the names in `airlock_report::FORMATS`, listed in `--help`.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = Format> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Format::names())
+        .try_map(|name: String| name.parse::<Format>())
 }
 
 /// `1024`, `64K`, `512M`, `8G` (binary multiples; `KiB`/`MiB`/`GiB` too).

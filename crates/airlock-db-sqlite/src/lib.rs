@@ -39,7 +39,8 @@ fn to_millis(t: OffsetDateTime) -> i64 {
 }
 
 fn from_millis(ms: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn parse_digest(s: &str) -> Result<Digest, StoreError> {
@@ -74,7 +75,10 @@ impl SqliteMetadataStore {
         Ok(SqliteMetadataStore { pool })
     }
 
-    async fn repository_id(conn: &mut SqliteConnection, name: &RepoName) -> Result<Option<i64>, StoreError> {
+    async fn repository_id(
+        conn: &mut SqliteConnection,
+        name: &RepoName,
+    ) -> Result<Option<i64>, StoreError> {
         sqlx::query("SELECT id FROM repositories WHERE name = ?")
             .bind(name.as_str().to_owned())
             .fetch_optional(&mut *conn)
@@ -83,7 +87,10 @@ impl SqliteMetadataStore {
             .map_err(db_error("look up repository"))
     }
 
-    async fn ensure_repository(conn: &mut SqliteConnection, name: &RepoName) -> Result<i64, StoreError> {
+    async fn ensure_repository(
+        conn: &mut SqliteConnection,
+        name: &RepoName,
+    ) -> Result<i64, StoreError> {
         sqlx::query("INSERT INTO repositories (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
             .bind(name.as_str().to_owned())
             .bind(now_millis())
@@ -134,7 +141,12 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(size)
     }
 
-    async fn link_blob(&self, repository: &RepoName, digest: &Digest, size: u64) -> Result<(), StoreError> {
+    async fn link_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error("begin mount"))?;
         let repository_id = Self::ensure_repository(&mut tx, repository).await?;
         sqlx::query(
@@ -151,7 +163,11 @@ impl MetadataStore for SqliteMetadataStore {
         tx.commit().await.map_err(db_error("commit mount"))
     }
 
-    async fn blob(&self, repository: &RepoName, digest: &Digest) -> Result<Option<BlobRef>, StoreError> {
+    async fn blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<BlobRef>, StoreError> {
         sqlx::query(
             "SELECT l.size FROM blob_links l JOIN repositories r ON r.id = l.repository_id
              WHERE r.name = ? AND l.digest = ?",
@@ -168,7 +184,11 @@ impl MetadataStore for SqliteMetadataStore {
         .map_err(db_error("look up blob link"))
     }
 
-    async fn unlink_blob(&self, repository: &RepoName, digest: &Digest) -> Result<bool, StoreError> {
+    async fn unlink_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
         sqlx::query(
             "DELETE FROM blob_links WHERE digest = ?
              AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
@@ -187,26 +207,33 @@ impl MetadataStore for SqliteMetadataStore {
         manifest: &NewManifest,
         tag: Option<&Tag>,
     ) -> Result<(), PutManifestError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error("begin manifest put"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error("begin manifest put"))?;
         let repository_id = Self::ensure_repository(&mut tx, repository).await?;
         for blob in &manifest.blobs {
-            let linked = sqlx::query("SELECT 1 FROM blob_links WHERE repository_id = ? AND digest = ?")
-                .bind(repository_id)
-                .bind(blob.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error("check manifest blob"))?;
+            let linked =
+                sqlx::query("SELECT 1 FROM blob_links WHERE repository_id = ? AND digest = ?")
+                    .bind(repository_id)
+                    .bind(blob.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error("check manifest blob"))?;
             if linked.is_none() {
                 return Err(PutManifestError::BlobUnknown(blob.clone()));
             }
         }
         for child in &manifest.children {
-            let present = sqlx::query("SELECT 1 FROM repository_manifests WHERE repository_id = ? AND digest = ?")
-                .bind(repository_id)
-                .bind(child.to_string())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error("check child manifest"))?;
+            let present = sqlx::query(
+                "SELECT 1 FROM repository_manifests WHERE repository_id = ? AND digest = ?",
+            )
+            .bind(repository_id)
+            .bind(child.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error("check child manifest"))?;
             if present.is_none() {
                 return Err(PutManifestError::ManifestUnknown(child.clone()));
             }
@@ -274,7 +301,11 @@ impl MetadataStore for SqliteMetadataStore {
         Ok(())
     }
 
-    async fn manifest(&self, repository: &RepoName, reference: &Reference) -> Result<Option<ManifestRecord>, StoreError> {
+    async fn manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+    ) -> Result<Option<ManifestRecord>, StoreError> {
         let row = match reference {
             Reference::Tag(tag) => {
                 sqlx::query(
@@ -312,26 +343,37 @@ impl MetadataStore for SqliteMetadataStore {
         .transpose()
     }
 
-    async fn delete_manifest(&self, repository: &RepoName, digest: &Digest) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db_error("begin manifest delete"))?;
+    async fn delete_manifest(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(db_error("begin manifest delete"))?;
         let Some(repository_id) = Self::repository_id(&mut tx, repository).await? else {
             return Ok(false);
         };
-        let removed = sqlx::query("DELETE FROM repository_manifests WHERE repository_id = ? AND digest = ?")
-            .bind(repository_id)
-            .bind(digest.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error("delete manifest"))?
-            .rows_affected()
-            > 0;
+        let removed =
+            sqlx::query("DELETE FROM repository_manifests WHERE repository_id = ? AND digest = ?")
+                .bind(repository_id)
+                .bind(digest.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("delete manifest"))?
+                .rows_affected()
+                > 0;
         sqlx::query("DELETE FROM tags WHERE repository_id = ? AND digest = ?")
             .bind(repository_id)
             .bind(digest.to_string())
             .execute(&mut *tx)
             .await
             .map_err(db_error("delete manifest tags"))?;
-        tx.commit().await.map_err(db_error("commit manifest delete"))?;
+        tx.commit()
+            .await
+            .map_err(db_error("commit manifest delete"))?;
         Ok(removed)
     }
 
@@ -347,37 +389,61 @@ impl MetadataStore for SqliteMetadataStore {
         .map_err(db_error("delete tag"))
     }
 
-    async fn tags(&self, repository: &RepoName, last: Option<&str>, limit: Option<usize>) -> Result<Option<Vec<String>>, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error("acquire connection"))?;
+    async fn tags(
+        &self,
+        repository: &RepoName,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_error("acquire connection"))?;
         let Some(repository_id) = Self::repository_id(&mut conn, repository).await? else {
             return Ok(None);
         };
-        let rows = sqlx::query("SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?")
-            .bind(repository_id)
-            .bind(last.unwrap_or("").to_owned())
-            .bind(limit_value(limit))
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(db_error("list tags"))?;
+        let rows = sqlx::query(
+            "SELECT name FROM tags WHERE repository_id = ? AND name > ? ORDER BY name LIMIT ?",
+        )
+        .bind(repository_id)
+        .bind(last.unwrap_or("").to_owned())
+        .bind(limit_value(limit))
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_error("list tags"))?;
         Ok(Some(rows.into_iter().map(|r| r.get(0)).collect()))
     }
 
-    async fn repositories(&self, last: Option<&str>, limit: Option<usize>) -> Result<Vec<String>, StoreError> {
-        let rows = sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
-            .bind(last.unwrap_or("").to_owned())
-            .bind(limit_value(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error("list repositories"))?;
+    async fn repositories(
+        &self,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
+                .bind(last.unwrap_or("").to_owned())
+                .bind(limit_value(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error("list repositories"))?;
         Ok(rows.into_iter().map(|r| r.get(0)).collect())
     }
 
     async fn repository_exists(&self, repository: &RepoName) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error("acquire connection"))?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(db_error("acquire connection"))?;
         Ok(Self::repository_id(&mut conn, repository).await?.is_some())
     }
 
-    async fn referrers(&self, repository: &RepoName, digest: &Digest) -> Result<Vec<Referrer>, StoreError> {
+    async fn referrers(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Vec<Referrer>, StoreError> {
         let rows = sqlx::query(
             "SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations FROM manifests m
              JOIN repository_manifests rm ON rm.digest = m.digest
@@ -403,23 +469,26 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn create_upload(&self, session: &UploadSession) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)")
-            .bind(session.id.clone())
-            .bind(session.repository.as_str().to_owned())
-            .bind(to_millis(session.created_at))
-            .bind(to_millis(session.updated_at))
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(db_error("create upload session"))
+        sqlx::query(
+            "INSERT INTO uploads (id, repository, created_at, updated_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(session.id.clone())
+        .bind(session.repository.as_str().to_owned())
+        .bind(to_millis(session.created_at))
+        .bind(to_millis(session.updated_at))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(db_error("create upload session"))
     }
 
     async fn upload(&self, id: &str) -> Result<Option<UploadSession>, StoreError> {
-        let row = sqlx::query("SELECT id, repository, created_at, updated_at FROM uploads WHERE id = ?")
-            .bind(id.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error("look up upload session"))?;
+        let row =
+            sqlx::query("SELECT id, repository, created_at, updated_at FROM uploads WHERE id = ?")
+                .bind(id.to_owned())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error("look up upload session"))?;
         row.map(upload_from_row).transpose()
     }
 
@@ -452,11 +521,13 @@ impl MetadataStore for SqliteMetadataStore {
     }
 
     async fn delete_orphan_manifests(&self) -> Result<u64, StoreError> {
-        sqlx::query("DELETE FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)")
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected())
-            .map_err(db_error("delete orphan manifests"))
+        sqlx::query(
+            "DELETE FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)",
+        )
+        .execute(&self.pool)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(db_error("delete orphan manifests"))
     }
 
     async fn unreferenced_blobs(&self) -> Result<Vec<GcCandidate>, StoreError> {
@@ -490,19 +561,22 @@ impl MetadataStore for SqliteMetadataStore {
             .await
             .map_err(db_error("lock blobs for sweep"))?;
         let digest_text = digest.to_string();
-        let referenced = sqlx::query("SELECT 1 FROM manifest_references WHERE child_digest = ? AND kind = 'blob' LIMIT 1")
-            .bind(digest_text.clone())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("check blob references"))?
-            .is_some();
-        let recent = sqlx::query("SELECT 1 FROM blob_links WHERE digest = ? AND linked_at >= ? LIMIT 1")
-            .bind(digest_text.clone())
-            .bind(to_millis(cutoff))
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error("check blob links"))?
-            .is_some();
+        let referenced = sqlx::query(
+            "SELECT 1 FROM manifest_references WHERE child_digest = ? AND kind = 'blob' LIMIT 1",
+        )
+        .bind(digest_text.clone())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_error("check blob references"))?
+        .is_some();
+        let recent =
+            sqlx::query("SELECT 1 FROM blob_links WHERE digest = ? AND linked_at >= ? LIMIT 1")
+                .bind(digest_text.clone())
+                .bind(to_millis(cutoff))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error("check blob links"))?
+                .is_some();
         if referenced || recent {
             return Ok(false);
         }
@@ -548,7 +622,9 @@ mod tests {
     #[tokio::test]
     async fn passes_the_metadata_store_suite() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteMetadataStore::open(&dir.path().join("meta.db")).await.unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
         airlock_store::testsuite::metadata_store(&store).await;
     }
 
@@ -563,6 +639,9 @@ mod tests {
             store.link_blob(&repo, &digest, 1).await.unwrap();
         }
         let store = SqliteMetadataStore::open(&path).await.unwrap();
-        assert_eq!(store.blob(&repo, &digest).await.unwrap(), Some(BlobRef { size: 1 }));
+        assert_eq!(
+            store.blob(&repo, &digest).await.unwrap(),
+            Some(BlobRef { size: 1 })
+        );
     }
 }

@@ -39,7 +39,12 @@ fn parse_range(value: &str, size: u64) -> Result<(u64, Option<u64>), ApiError> {
     Ok((start, end))
 }
 
-pub(crate) async fn get(registry: &Registry, name: &RepoName, digest: &Digest, request: &OciRequest) -> Result<Response, ApiError> {
+pub(crate) async fn get(
+    registry: &Registry,
+    name: &RepoName,
+    digest: &Digest,
+    request: &OciRequest,
+) -> Result<Response, ApiError> {
     let size = registry.blob_size(name, digest).await?;
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -64,12 +69,21 @@ pub(crate) async fn get(registry: &Registry, name: &RepoName, digest: &Digest, r
         Some((start, end)) => builder
             .status(StatusCode::PARTIAL_CONTENT)
             .header(header::CONTENT_LENGTH, end - start + 1)
-            .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{total}")),
+            .header(
+                header::CONTENT_RANGE,
+                format!("bytes {start}-{end}/{total}"),
+            ),
     };
-    Ok(response.body(Body::from_stream(stream)).expect("valid response"))
+    Ok(response
+        .body(Body::from_stream(stream))
+        .expect("valid response"))
 }
 
-pub(crate) async fn delete(registry: &Registry, name: &RepoName, digest: &Digest) -> Result<Response, ApiError> {
+pub(crate) async fn delete(
+    registry: &Registry,
+    name: &RepoName,
+    digest: &Digest,
+) -> Result<Response, ApiError> {
     registry.delete_blob(name, digest).await?;
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)

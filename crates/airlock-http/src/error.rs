@@ -5,9 +5,12 @@ use airlock_registry::RegistryError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-/// An error on its way to the client.
+/// An error on its way to the client (boxed: it travels in every `Result`).
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     code: ErrorCode,
     status: StatusCode,
     message: String,
@@ -18,13 +21,14 @@ pub struct ApiError {
 impl ApiError {
     /// An error with the code's own status.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
-        ApiError {
+        ApiError(Box::new(Inner {
             code,
-            status: StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            status: StatusCode::from_u16(code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             message: message.into(),
             detail: serde_json::Value::Null,
             headers: HeaderMap::new(),
-        }
+        }))
     }
 
     /// An `UNSUPPORTED` error.
@@ -34,21 +38,21 @@ impl ApiError {
 
     /// Overrides the HTTP status.
     pub fn with_status(mut self, status: StatusCode) -> ApiError {
-        self.status = status;
+        self.0.status = status;
         self
     }
 
     /// Adds a response header.
     pub fn with_header(mut self, name: &'static str, value: String) -> ApiError {
         if let Ok(value) = HeaderValue::from_str(&value) {
-            self.headers.insert(name, value);
+            self.0.headers.insert(name, value);
         }
         self
     }
 
     /// The OCI error code.
     pub fn code(&self) -> ErrorCode {
-        self.code
+        self.0.code
     }
 }
 
@@ -71,7 +75,7 @@ impl From<RegistryError> for ApiError {
                 api = api.with_status(StatusCode::PAYLOAD_TOO_LARGE);
             }
             RegistryError::ManifestBlobUnknown(digest) => {
-                api.detail = serde_json::json!({ "digest": digest.to_string() });
+                api.0.detail = serde_json::json!({ "digest": digest.to_string() });
             }
             _ => {}
         }
@@ -82,28 +86,39 @@ impl From<RegistryError> for ApiError {
 impl From<RouteError> for ApiError {
     fn from(error: RouteError) -> ApiError {
         match error {
-            RouteError::NotFound(_) => ApiError::new(ErrorCode::NameUnknown, "no such route").with_status(StatusCode::NOT_FOUND),
+            RouteError::NotFound(_) => ApiError::new(ErrorCode::NameUnknown, "no such route")
+                .with_status(StatusCode::NOT_FOUND),
             RouteError::Name(e) => ApiError::new(ErrorCode::NameInvalid, e.to_string()),
-            RouteError::Digest(d) => ApiError::new(ErrorCode::DigestInvalid, format!("invalid digest {d:?}")),
-            RouteError::Reference(r) => {
-                ApiError::new(ErrorCode::ManifestInvalid, format!("invalid manifest reference {r:?}"))
-                    .with_status(StatusCode::BAD_REQUEST)
+            RouteError::Digest(d) => {
+                ApiError::new(ErrorCode::DigestInvalid, format!("invalid digest {d:?}"))
             }
+            RouteError::Reference(r) => ApiError::new(
+                ErrorCode::ManifestInvalid,
+                format!("invalid manifest reference {r:?}"),
+            )
+            .with_status(StatusCode::BAD_REQUEST),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let Inner {
+            code,
+            status,
+            message,
+            detail,
+            headers,
+        } = *self.0;
         let body = serde_json::json!({
             "errors": [{
-                "code": self.code.as_str(),
-                "message": self.message,
-                "detail": self.detail,
+                "code": code.as_str(),
+                "message": message,
+                "detail": detail,
             }]
         });
-        let mut response = (self.status, axum::Json(body)).into_response();
-        response.headers_mut().extend(self.headers);
+        let mut response = (status, axum::Json(body)).into_response();
+        response.headers_mut().extend(headers);
         response
     }
 }

@@ -72,7 +72,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn render_metrics(State(state): State<AppState>) -> Response {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -94,14 +97,22 @@ fn action_for(route: &OciRoute, method: &Method) -> Action {
     }
 }
 
-async fn dispatch(State(state): State<AppState>, Query(query): Query<HashMap<String, String>>, request: Request) -> Response {
+async fn dispatch(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let mut response = match OciRoute::parse(parts.uri.path()) {
         Err(e) => ApiError::from(e).into_response(),
         Ok(route) => {
             let label = route.label();
             let identity = Identity::Anonymous;
-            let mut response = match access::authorize(&identity, action_for(&route, &parts.method), route.repository()) {
+            let mut response = match access::authorize(
+                &identity,
+                action_for(&route, &parts.method),
+                route.repository(),
+            ) {
                 Err(e) => ApiError::from(e).into_response(),
                 Ok(()) => {
                     let request = OciRequest {
@@ -109,7 +120,9 @@ async fn dispatch(State(state): State<AppState>, Query(query): Query<HashMap<Str
                         headers: parts.headers,
                         query,
                     };
-                    handle(&state.registry, route, request, body).await.unwrap_or_else(IntoResponse::into_response)
+                    handle(&state.registry, route, request, body)
+                        .await
+                        .unwrap_or_else(IntoResponse::into_response)
                 }
             };
             response.extensions_mut().insert(metrics::RouteLabel(label));
@@ -123,25 +136,53 @@ async fn dispatch(State(state): State<AppState>, Query(query): Query<HashMap<Str
     response
 }
 
-async fn handle(registry: &Registry, route: OciRoute, request: OciRequest, body: Body) -> Result<Response, ApiError> {
+async fn handle(
+    registry: &Registry,
+    route: OciRoute,
+    request: OciRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
     let method = request.method.clone();
     match (route, method) {
         (OciRoute::Base, Method::GET | Method::HEAD) => Ok(Response::new(Body::from("{}"))),
         (OciRoute::Catalog, Method::GET) => listing::catalog(registry, &request).await,
-        (OciRoute::TagsList { name }, Method::GET) => listing::tags(registry, &name, &request).await,
-        (OciRoute::Referrers { name, digest }, Method::GET) => listing::referrers(registry, &name, &digest, &request).await,
+        (OciRoute::TagsList { name }, Method::GET) => {
+            listing::tags(registry, &name, &request).await
+        }
+        (OciRoute::Referrers { name, digest }, Method::GET) => {
+            listing::referrers(registry, &name, &digest, &request).await
+        }
         (OciRoute::Manifest { name, reference }, Method::GET | Method::HEAD) => {
             manifest::get(registry, &name, &reference, &request).await
         }
-        (OciRoute::Manifest { name, reference }, Method::PUT) => manifest::put(registry, &name, &reference, &request, body).await,
-        (OciRoute::Manifest { name, reference }, Method::DELETE) => manifest::delete(registry, &name, &reference).await,
-        (OciRoute::Blob { name, digest }, Method::GET | Method::HEAD) => blob::get(registry, &name, &digest, &request).await,
-        (OciRoute::Blob { name, digest }, Method::DELETE) => blob::delete(registry, &name, &digest).await,
-        (OciRoute::UploadStart { name }, Method::POST) => upload::start(registry, &name, &request, body).await,
+        (OciRoute::Manifest { name, reference }, Method::PUT) => {
+            manifest::put(registry, &name, &reference, &request, body).await
+        }
+        (OciRoute::Manifest { name, reference }, Method::DELETE) => {
+            manifest::delete(registry, &name, &reference).await
+        }
+        (OciRoute::Blob { name, digest }, Method::GET | Method::HEAD) => {
+            blob::get(registry, &name, &digest, &request).await
+        }
+        (OciRoute::Blob { name, digest }, Method::DELETE) => {
+            blob::delete(registry, &name, &digest).await
+        }
+        (OciRoute::UploadStart { name }, Method::POST) => {
+            upload::start(registry, &name, &request, body).await
+        }
         (OciRoute::Upload { name, id }, Method::GET) => upload::status(registry, &name, &id).await,
-        (OciRoute::Upload { name, id }, Method::PATCH) => upload::patch(registry, &name, &id, &request, body).await,
-        (OciRoute::Upload { name, id }, Method::PUT) => upload::put(registry, &name, &id, &request, body).await,
-        (OciRoute::Upload { name, id }, Method::DELETE) => upload::cancel(registry, &name, &id).await,
-        (route, method) => Err(ApiError::unsupported(format!("{method} is not supported on {}", route.label()))),
+        (OciRoute::Upload { name, id }, Method::PATCH) => {
+            upload::patch(registry, &name, &id, &request, body).await
+        }
+        (OciRoute::Upload { name, id }, Method::PUT) => {
+            upload::put(registry, &name, &id, &request, body).await
+        }
+        (OciRoute::Upload { name, id }, Method::DELETE) => {
+            upload::cancel(registry, &name, &id).await
+        }
+        (route, method) => Err(ApiError::unsupported(format!(
+            "{method} is not supported on {}",
+            route.label()
+        ))),
     }
 }

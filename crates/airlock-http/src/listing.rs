@@ -14,8 +14,10 @@ fn page(request: &OciRequest) -> Result<(Option<usize>, Option<String>), ApiErro
         .query
         .get("n")
         .map(|n| {
-            n.parse::<usize>()
-                .map_err(|_| ApiError::new(ErrorCode::Unsupported, format!("invalid page size n={n:?}")).with_status(axum::http::StatusCode::BAD_REQUEST))
+            n.parse::<usize>().map_err(|_| {
+                ApiError::new(ErrorCode::Unsupported, format!("invalid page size n={n:?}"))
+                    .with_status(axum::http::StatusCode::BAD_REQUEST)
+            })
         })
         .transpose()?;
     Ok((n, request.query.get("last").cloned()))
@@ -37,32 +39,58 @@ fn json_response(body: serde_json::Value, link: Option<String>) -> Response {
     if let Some(link) = link {
         builder = builder.header(header::LINK, link);
     }
-    builder.body(Body::from(body.to_string())).expect("valid response")
+    builder
+        .body(Body::from(body.to_string()))
+        .expect("valid response")
 }
 
-pub(crate) async fn tags(registry: &Registry, name: &RepoName, request: &OciRequest) -> Result<Response, ApiError> {
+pub(crate) async fn tags(
+    registry: &Registry,
+    name: &RepoName,
+    request: &OciRequest,
+) -> Result<Response, ApiError> {
     let (n, last) = page(request)?;
-    let tags = registry.tags(name, last.as_deref(), n.map(|n| n + 1)).await?;
+    let tags = registry
+        .tags(name, last.as_deref(), n.map(|n| n + 1))
+        .await?;
     let (tags, more) = paginate(tags, n);
     let link = match (more, tags.last(), n) {
-        (true, Some(last), Some(n)) => Some(format!("</v2/{name}/tags/list?n={n}&last={last}>; rel=\"next\"")),
+        (true, Some(last), Some(n)) => Some(format!(
+            "</v2/{name}/tags/list?n={n}&last={last}>; rel=\"next\""
+        )),
         _ => None,
     };
-    Ok(json_response(serde_json::json!({ "name": name.as_str(), "tags": tags }), link))
+    Ok(json_response(
+        serde_json::json!({ "name": name.as_str(), "tags": tags }),
+        link,
+    ))
 }
 
-pub(crate) async fn catalog(registry: &Registry, request: &OciRequest) -> Result<Response, ApiError> {
+pub(crate) async fn catalog(
+    registry: &Registry,
+    request: &OciRequest,
+) -> Result<Response, ApiError> {
     let (n, last) = page(request)?;
     let repositories = registry.catalog(last.as_deref(), n.map(|n| n + 1)).await?;
     let (repositories, more) = paginate(repositories, n);
     let link = match (more, repositories.last(), n) {
-        (true, Some(last), Some(n)) => Some(format!("</v2/_catalog?n={n}&last={last}>; rel=\"next\"")),
+        (true, Some(last), Some(n)) => {
+            Some(format!("</v2/_catalog?n={n}&last={last}>; rel=\"next\""))
+        }
         _ => None,
     };
-    Ok(json_response(serde_json::json!({ "repositories": repositories }), link))
+    Ok(json_response(
+        serde_json::json!({ "repositories": repositories }),
+        link,
+    ))
 }
 
-pub(crate) async fn referrers(registry: &Registry, name: &RepoName, digest: &Digest, request: &OciRequest) -> Result<Response, ApiError> {
+pub(crate) async fn referrers(
+    registry: &Registry,
+    name: &RepoName,
+    digest: &Digest,
+    request: &OciRequest,
+) -> Result<Response, ApiError> {
     let filter = request.query.get("artifactType").map(String::as_str);
     let referrers = registry.referrers(name, digest, filter).await?;
     let manifests: Vec<serde_json::Value> = referrers
@@ -76,7 +104,10 @@ pub(crate) async fn referrers(registry: &Registry, name: &RepoName, digest: &Dig
             if let Some(artifact_type) = r.artifact_type {
                 descriptor["artifactType"] = artifact_type.into();
             }
-            if let Some(annotations) = r.annotations.and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok()) {
+            if let Some(annotations) = r
+                .annotations
+                .and_then(|a| serde_json::from_str::<serde_json::Value>(&a).ok())
+            {
                 descriptor["annotations"] = annotations;
             }
             descriptor
@@ -91,5 +122,7 @@ pub(crate) async fn referrers(registry: &Registry, name: &RepoName, digest: &Dig
     if filter.is_some() {
         builder = builder.header("oci-filters-applied", "artifactType");
     }
-    Ok(builder.body(Body::from(body.to_string())).expect("valid response"))
+    Ok(builder
+        .body(Body::from(body.to_string()))
+        .expect("valid response"))
 }

@@ -9,7 +9,12 @@ use http_body_util::BodyExt;
 
 use crate::{ApiError, OciRequest};
 
-pub(crate) async fn get(registry: &Registry, name: &RepoName, reference: &Reference, request: &OciRequest) -> Result<Response, ApiError> {
+pub(crate) async fn get(
+    registry: &Registry,
+    name: &RepoName,
+    reference: &Reference,
+    request: &OciRequest,
+) -> Result<Response, ApiError> {
     let manifest = registry.manifest(name, reference).await?;
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, manifest.media_type)
@@ -24,7 +29,13 @@ pub(crate) async fn get(registry: &Registry, name: &RepoName, reference: &Refere
     Ok(builder.body(body).expect("valid response"))
 }
 
-pub(crate) async fn put(registry: &Registry, name: &RepoName, reference: &Reference, request: &OciRequest, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn put(
+    registry: &Registry,
+    name: &RepoName,
+    reference: &Reference,
+    request: &OciRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
     let limit = registry.config().max_manifest_bytes;
     let content_type = request
         .headers
@@ -52,7 +63,10 @@ pub(crate) async fn put(registry: &Registry, name: &RepoName, reference: &Refere
         .await?;
     let mut builder = Response::builder()
         .status(StatusCode::CREATED)
-        .header(header::LOCATION, format!("/v2/{name}/manifests/{}", stored.digest))
+        .header(
+            header::LOCATION,
+            format!("/v2/{name}/manifests/{}", stored.digest),
+        )
         .header("docker-content-digest", stored.digest.to_string())
         .header(header::CONTENT_LENGTH, 0);
     if let Some(subject) = stored.subject {
@@ -61,7 +75,11 @@ pub(crate) async fn put(registry: &Registry, name: &RepoName, reference: &Refere
     Ok(builder.body(Body::empty()).expect("valid response"))
 }
 
-pub(crate) async fn delete(registry: &Registry, name: &RepoName, reference: &Reference) -> Result<Response, ApiError> {
+pub(crate) async fn delete(
+    registry: &Registry,
+    name: &RepoName,
+    reference: &Reference,
+) -> Result<Response, ApiError> {
     registry.delete_manifest(name, reference).await?;
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)

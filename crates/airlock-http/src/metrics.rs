@@ -17,7 +17,9 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RouteLabel(pub(crate) &'static str);
 
-const LATENCY_BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle.
 pub fn install_metrics() -> PrometheusHandle {
@@ -25,7 +27,10 @@ pub fn install_metrics() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
-                .set_buckets_for_metric(Matcher::Full("airlock_http_request_duration_seconds".into()), &LATENCY_BUCKETS)
+                .set_buckets_for_metric(
+                    Matcher::Full("airlock_http_request_duration_seconds".into()),
+                    &LATENCY_BUCKETS,
+                )
                 .expect("static buckets are valid")
                 .build_recorder();
             let handle = recorder.handle();
@@ -46,7 +51,10 @@ impl http_body::Body for CountingBody {
     type Data = Bytes;
     type Error = axum::Error;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
@@ -91,9 +99,14 @@ pub(crate) async fn track(request: Request, next: Next) -> Response {
         .get::<RouteLabel>()
         .map_or(fallback_route, |label| label.0);
     let status = response.status().as_u16().to_string();
-    let labels = [("route", route.to_owned()), ("method", method), ("status", status)];
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method),
+        ("status", status),
+    ];
     metrics::counter!("airlock_http_requests_total", &labels).increment(1);
-    metrics::histogram!("airlock_http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("airlock_http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     response.map(|inner| {
         Body::new(CountingBody {
             inner,

@@ -29,8 +29,14 @@ fn digest_param(request: &OciRequest) -> Result<Option<Digest>, ApiError> {
 fn session_response(name: &RepoName, state: &UploadState, status: StatusCode) -> Response {
     Response::builder()
         .status(status)
-        .header(header::LOCATION, format!("/v2/{name}/blobs/uploads/{}", state.id))
-        .header(header::RANGE, format!("0-{}", state.offset.saturating_sub(1)))
+        .header(
+            header::LOCATION,
+            format!("/v2/{name}/blobs/uploads/{}", state.id),
+        )
+        .header(
+            header::RANGE,
+            format!("0-{}", state.offset.saturating_sub(1)),
+        )
         .header("docker-upload-uuid", state.id.clone())
         .header(header::CONTENT_LENGTH, 0)
         .body(Body::empty())
@@ -47,7 +53,12 @@ fn created(name: &RepoName, digest: &Digest) -> Response {
         .expect("valid response")
 }
 
-pub(crate) async fn start(registry: &Registry, name: &RepoName, request: &OciRequest, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn start(
+    registry: &Registry,
+    name: &RepoName,
+    request: &OciRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
     if let (Some(mount), Some(from)) = (request.query.get("mount"), request.query.get("from")) {
         let digest: Digest = mount
             .parse()
@@ -85,33 +96,64 @@ fn content_range_start(request: &OciRequest) -> Result<Option<u64>, ApiError> {
     Ok(Some(start))
 }
 
-pub(crate) async fn patch(registry: &Registry, name: &RepoName, id: &str, request: &OciRequest, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn patch(
+    registry: &Registry,
+    name: &RepoName,
+    id: &str,
+    request: &OciRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
     let start = content_range_start(request)?;
-    match registry.append_upload(name, id, start, body_stream(body)).await {
+    match registry
+        .append_upload(name, id, start, body_stream(body))
+        .await
+    {
         Ok(state) => Ok(session_response(name, &state, StatusCode::ACCEPTED)),
         Err(RegistryError::UploadOutOfOrder { id, offset, start }) => {
-            let error = RegistryError::UploadOutOfOrder { id: id.clone(), offset, start };
-            Err(ApiError::from(error).with_header("location", format!("/v2/{name}/blobs/uploads/{id}")))
+            let error = RegistryError::UploadOutOfOrder {
+                id: id.clone(),
+                offset,
+                start,
+            };
+            Err(ApiError::from(error)
+                .with_header("location", format!("/v2/{name}/blobs/uploads/{id}")))
         }
         Err(e) => Err(e.into()),
     }
 }
 
-pub(crate) async fn put(registry: &Registry, name: &RepoName, id: &str, request: &OciRequest, body: Body) -> Result<Response, ApiError> {
-    let digest = digest_param(request)?
-        .ok_or_else(|| ApiError::from(RegistryError::DigestParameter("missing digest parameter".into())))?;
+pub(crate) async fn put(
+    registry: &Registry,
+    name: &RepoName,
+    id: &str,
+    request: &OciRequest,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let digest = digest_param(request)?.ok_or_else(|| {
+        ApiError::from(RegistryError::DigestParameter(
+            "missing digest parameter".into(),
+        ))
+    })?;
     registry
         .finish_upload(name, id, &digest, Some(body_stream(body)))
         .await?;
     Ok(created(name, &digest))
 }
 
-pub(crate) async fn status(registry: &Registry, name: &RepoName, id: &str) -> Result<Response, ApiError> {
+pub(crate) async fn status(
+    registry: &Registry,
+    name: &RepoName,
+    id: &str,
+) -> Result<Response, ApiError> {
     let state = registry.upload_status(name, id).await?;
     Ok(session_response(name, &state, StatusCode::NO_CONTENT))
 }
 
-pub(crate) async fn cancel(registry: &Registry, name: &RepoName, id: &str) -> Result<Response, ApiError> {
+pub(crate) async fn cancel(
+    registry: &Registry,
+    name: &RepoName,
+    id: &str,
+) -> Result<Response, ApiError> {
     registry.cancel_upload(name, id).await?;
     Ok(Response::builder()
         .status(StatusCode::NO_CONTENT)

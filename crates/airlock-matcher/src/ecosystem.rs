@@ -32,8 +32,13 @@ pub fn canonical_ecosystem(ecosystem: &str) -> String {
 /// Whether a feed entry for `feed_ecosystem` applies to a package installed
 /// from `package_ecosystem`.
 pub fn ecosystem_matches(package_ecosystem: &str, feed_ecosystem: &str) -> bool {
-    package_ecosystem == feed_ecosystem
-        || canonical_ecosystem(package_ecosystem) == canonical_ecosystem(feed_ecosystem)
+    if package_ecosystem == feed_ecosystem {
+        return true;
+    }
+    // Only Ubuntu has alternative spellings of one release.
+    ecosystem_family(feed_ecosystem) == "Ubuntu"
+        && ecosystem_family(package_ecosystem) == "Ubuntu"
+        && canonical_ecosystem(package_ecosystem) == canonical_ecosystem(feed_ecosystem)
 }
 
 /// The name under which the feed of `ecosystem` keys `name` (PEP 503 for PyPI).

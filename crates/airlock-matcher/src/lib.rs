@@ -29,6 +29,6 @@ mod test_scheme;
 pub use matching::{MatchOutcome, MatchStats, match_inventory, match_packages};
 pub use osv::{
     Advisory, Affected, AffectedPackage, Event, FeedRating, Range, RangeKind, RecordError,
-    SeverityScore,
+    SeverityScore, VersionList,
 };
 pub use source::{AdvisorySource, MemorySource, SourceError};

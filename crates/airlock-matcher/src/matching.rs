@@ -82,7 +82,10 @@ pub fn match_packages(packages: &[Package], source: &dyn AdvisorySource) -> Matc
                     Vec::new()
                 }
             };
-            cache.insert(cache_key.clone(), records.into_iter().map(Rc::new).collect());
+            cache.insert(
+                cache_key.clone(),
+                records.into_iter().map(Rc::new).collect(),
+            );
         }
         let records = &cache[&cache_key];
         let scheme = scheme_for_ecosystem(&package.ecosystem);
@@ -190,7 +193,7 @@ impl EntryContext<'_> {
     /// every listed version (hundreds for some PyPI records) would dominate
     /// matching time.
     fn evaluate_entry(&mut self, entry: &Affected) -> Option<Vec<String>> {
-        let mut affected = entry.versions.iter().any(|v| v == self.version);
+        let mut affected = entry.versions.contains(self.version);
         let mut fixed = Vec::new();
         for range in &entry.ranges {
             let scheme = match range.kind {
@@ -267,9 +270,9 @@ fn merge_aliases(
         }
     }
     let mut groups: BTreeMap<usize, Vec<&Hit>> = BTreeMap::new();
-    for i in 0..hits.len() {
+    for (i, hit) in hits.iter().enumerate() {
         let r = root(&mut parent, i);
-        groups.entry(r).or_default().push(&hits[i]);
+        groups.entry(r).or_default().push(hit);
     }
 
     let mut findings = Vec::new();

@@ -99,8 +99,8 @@ pub struct Affected {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ranges: Vec<Range>,
     /// Exact affected versions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub versions: Vec<String>,
+    #[serde(default, skip_serializing_if = "VersionList::is_empty")]
+    pub versions: VersionList,
     /// Rating fields of `ecosystem_specific`.
     #[serde(
         default,
@@ -115,6 +115,101 @@ pub struct Affected {
         deserialize_with = "rating_object"
     )]
     pub database_specific: Option<FeedRating>,
+}
+
+/// An `affected[].versions` list, held in one buffer.
+///
+/// Some feeds enumerate hundreds of versions per entry; one allocation per
+/// list instead of one per version keeps lookups and matching cheap. It reads
+/// and writes as the JSON array of strings it is in OSV.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct VersionList {
+    /// The versions, each followed by `\n` (versions never contain one).
+    joined: String,
+}
+
+impl VersionList {
+    /// Whether the list is empty.
+    pub fn is_empty(&self) -> bool {
+        self.joined.is_empty()
+    }
+
+    /// The versions, in feed order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.joined.split_terminator('\n')
+    }
+
+    /// Whether `version` is listed verbatim.
+    pub fn contains(&self, version: &str) -> bool {
+        self.iter().any(|v| v == version)
+    }
+
+    fn push(&mut self, version: &str) {
+        // A newline cannot be part of any ecosystem's version; drop it so the
+        // list stays well-formed.
+        self.joined.extend(version.chars().filter(|c| *c != '\n'));
+        self.joined.push('\n');
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for VersionList {
+    fn from_iter<I: IntoIterator<Item = S>>(versions: I) -> Self {
+        let mut list = VersionList::default();
+        for version in versions {
+            list.push(version.as_ref());
+        }
+        list
+    }
+}
+
+impl std::fmt::Debug for VersionList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for VersionList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for VersionList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = VersionList;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of version strings")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<VersionList, A::Error> {
+                struct Version<'a>(&'a mut VersionList);
+                impl<'de> serde::de::DeserializeSeed<'de> for Version<'_> {
+                    type Value = ();
+                    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                        d.deserialize_str(self)
+                    }
+                }
+                impl<'de> serde::de::Visitor<'de> for Version<'_> {
+                    type Value = ();
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("a version string")
+                    }
+                    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+                        self.0.push(v);
+                        Ok(())
+                    }
+                }
+                let mut list = VersionList::default();
+                while seq.next_element_seed(Version(&mut list))?.is_some() {}
+                Ok(list)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
 }
 
 /// `affected[].package`.
@@ -243,4 +338,41 @@ fn reference_urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             Reference::Url(url) | Reference::Object { url } => url,
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_lists_round_trip_as_json_arrays() {
+        let json = r#"["1.0","2.0\u0041",""]"#;
+        let list: VersionList = serde_json::from_str(json).unwrap();
+        assert_eq!(list.iter().collect::<Vec<_>>(), vec!["1.0", "2.0A", ""]);
+        assert!(list.contains("2.0A") && list.contains("") && !list.contains("2.0"));
+        assert_eq!(
+            serde_json::to_string(&list).unwrap(),
+            r#"["1.0","2.0A",""]"#
+        );
+        assert!(serde_json::from_str::<VersionList>("[1]").is_err());
+        let built: VersionList = ["a", "b\nc"].into_iter().collect();
+        assert_eq!(built.iter().collect::<Vec<_>>(), vec!["a", "bc"]);
+    }
+
+    #[test]
+    fn references_accept_objects_and_strings() {
+        let advisory = Advisory::from_json(
+            br#"{"id":"X","modified":"2024-01-01T00:00:00Z","references":[{"type":"WEB","url":"https://a"},"https://b"],
+                "database_specific":{"severity":"HIGH","cwe_ids":["CWE-79"]},
+                "affected":[{"package":{"ecosystem":"Go","name":"m"},"ecosystem_specific":{"imports":[]},"database_specific":"text"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(advisory.references, vec!["https://a", "https://b"]);
+        assert_eq!(
+            advisory.database_specific.unwrap().severity.as_deref(),
+            Some("HIGH")
+        );
+        assert_eq!(advisory.affected[0].ecosystem_specific, None);
+        assert_eq!(advisory.affected[0].database_specific, None);
+    }
 }

@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn range_table() {
-        let cases: Vec<(&str, Vec<Event>, &[(&str, bool)])> = vec![
+        type Case = (&'static str, Vec<Event>, &'static [(&'static str, bool)]);
+        let cases: Vec<Case> = vec![
             (
                 "introduced 0 + fixed",
                 vec![intro("0"), fixed("1.2")],

@@ -77,9 +77,11 @@ impl ErrorCode {
         match self {
             ErrorCode::BlobUnknown => ("BLOB_UNKNOWN", 404, "blob unknown to registry"),
             ErrorCode::BlobUploadInvalid => ("BLOB_UPLOAD_INVALID", 400, "blob upload invalid"),
-            ErrorCode::BlobUploadUnknown => {
-                ("BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry")
-            }
+            ErrorCode::BlobUploadUnknown => (
+                "BLOB_UPLOAD_UNKNOWN",
+                404,
+                "blob upload unknown to registry",
+            ),
             ErrorCode::DigestInvalid => (
                 "DIGEST_INVALID",
                 400,
@@ -93,7 +95,9 @@ impl ErrorCode {
             ErrorCode::ManifestInvalid => ("MANIFEST_INVALID", 400, "manifest invalid"),
             ErrorCode::ManifestUnknown => ("MANIFEST_UNKNOWN", 404, "manifest unknown to registry"),
             ErrorCode::NameInvalid => ("NAME_INVALID", 400, "invalid repository name"),
-            ErrorCode::NameUnknown => ("NAME_UNKNOWN", 404, "repository name not known to registry"),
+            ErrorCode::NameUnknown => {
+                ("NAME_UNKNOWN", 404, "repository name not known to registry")
+            }
             ErrorCode::SizeInvalid => (
                 "SIZE_INVALID",
                 400,
@@ -121,7 +125,11 @@ mod tests {
     fn every_code_has_a_status_and_an_uppercase_code() {
         for code in ErrorCode::ALL {
             assert!((400..600).contains(&code.status()), "{code:?}");
-            assert!(code.as_str().chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+            assert!(
+                code.as_str()
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c == '_')
+            );
             assert!(!code.message().is_empty());
         }
     }

@@ -104,7 +104,9 @@ struct RawDescriptor {
 impl RawDescriptor {
     fn validate(self, field: &str) -> Result<Descriptor, ManifestError> {
         let invalid = |what: &str| ManifestError::Invalid(format!("{field}: {what}"));
-        let media_type = self.media_type.ok_or_else(|| invalid("mediaType is missing"))?;
+        let media_type = self
+            .media_type
+            .ok_or_else(|| invalid("mediaType is missing"))?;
         let digest = self
             .digest
             .ok_or_else(|| invalid("digest is missing"))?
@@ -132,7 +134,10 @@ pub const SUPPORTED: [&str; 4] = [
 
 impl ParsedManifest {
     /// Parses `bytes` pushed with `content_type` (the request's `Content-Type`, if any).
-    pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<ParsedManifest, ManifestError> {
+    pub fn parse(
+        bytes: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<ParsedManifest, ManifestError> {
         let raw: RawManifest = serde_json::from_slice(bytes)
             .map_err(|e| ManifestError::Invalid(format!("not a JSON manifest: {e}")))?;
         let content_type = content_type
@@ -156,7 +161,9 @@ impl ParsedManifest {
         if raw.schema_version != Some(2) {
             return Err(ManifestError::Invalid("schemaVersion must be 2".into()));
         }
-        let kind = if media_type == media_type::OCI_INDEX || media_type == media_type::DOCKER_MANIFEST_LIST {
+        let kind = if media_type == media_type::OCI_INDEX
+            || media_type == media_type::DOCKER_MANIFEST_LIST
+        {
             ManifestKind::Index
         } else {
             ManifestKind::Image
@@ -165,7 +172,9 @@ impl ParsedManifest {
         match kind {
             ManifestKind::Image => {
                 if raw.manifests.is_some() {
-                    return Err(ManifestError::Invalid("an image manifest has no manifests field".into()));
+                    return Err(ManifestError::Invalid(
+                        "an image manifest has no manifests field".into(),
+                    ));
                 }
                 let config = raw
                     .config
@@ -196,7 +205,9 @@ impl ParsedManifest {
             }
             ManifestKind::Index => {
                 if raw.layers.is_some() || raw.config.is_some() {
-                    return Err(ManifestError::Invalid("an index has no config or layers".into()));
+                    return Err(ManifestError::Invalid(
+                        "an index has no config or layers".into(),
+                    ));
                 }
                 let manifests = raw
                     .manifests
@@ -246,11 +257,18 @@ mod tests {
 
     #[test]
     fn parses_an_image_with_subject_and_artifact_type() {
-        let m = ParsedManifest::parse(image("application/vnd.example+json").as_bytes(), Some(media_type::OCI_MANIFEST)).unwrap();
+        let m = ParsedManifest::parse(
+            image("application/vnd.example+json").as_bytes(),
+            Some(media_type::OCI_MANIFEST),
+        )
+        .unwrap();
         assert_eq!(m.kind, ManifestKind::Image);
         assert_eq!(m.blobs().count(), 2);
         assert_eq!(m.subject.unwrap().digest.to_string(), d('c'));
-        assert_eq!(m.artifact_type.as_deref(), Some("application/vnd.example+json"));
+        assert_eq!(
+            m.artifact_type.as_deref(),
+            Some("application/vnd.example+json")
+        );
         assert_eq!(m.annotations.get("a").map(String::as_str), Some("b"));
         let plain = ParsedManifest::parse(image(media_type::OCI_CONFIG).as_bytes(), None).unwrap();
         assert_eq!(plain.artifact_type, None);
@@ -264,7 +282,8 @@ mod tests {
             media_type::DOCKER_MANIFEST,
             d('e')
         );
-        let m = ParsedManifest::parse(body.as_bytes(), Some(media_type::DOCKER_MANIFEST_LIST)).unwrap();
+        let m =
+            ParsedManifest::parse(body.as_bytes(), Some(media_type::DOCKER_MANIFEST_LIST)).unwrap();
         assert_eq!(m.kind, ManifestKind::Index);
         assert_eq!(m.manifests.len(), 1);
     }

@@ -111,13 +111,24 @@ impl OciRoute {
             return Ok(OciRoute::Catalog);
         }
         if let Some(name) = rest.strip_suffix("/tags/list") {
-            return Ok(OciRoute::TagsList { name: name.parse()? });
+            return Ok(OciRoute::TagsList {
+                name: name.parse()?,
+            });
         }
-        if let Some(name) = rest.strip_suffix("/blobs/uploads/").or_else(|| rest.strip_suffix("/blobs/uploads")) {
-            return Ok(OciRoute::UploadStart { name: name.parse()? });
+        if let Some(name) = rest
+            .strip_suffix("/blobs/uploads/")
+            .or_else(|| rest.strip_suffix("/blobs/uploads"))
+        {
+            return Ok(OciRoute::UploadStart {
+                name: name.parse()?,
+            });
         }
-        if let Some((name, id)) = rest.rsplit_once("/blobs/uploads/") {
-            if id.is_empty() || id.contains('/') || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        // A keyword followed by more than one segment belongs to the name
+        // (`a/manifests/b/blobs/<digest>`), so each shape needs a last segment.
+        if let Some((name, id)) = rest.rsplit_once("/blobs/uploads/")
+            && !id.contains('/')
+        {
+            if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(not_found());
             }
             return Ok(OciRoute::Upload {
@@ -125,30 +136,27 @@ impl OciRoute {
                 id: id.to_owned(),
             });
         }
-        if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
-            if reference.contains('/') {
-                return Err(not_found());
-            }
+        if let Some((name, reference)) = rest.rsplit_once("/manifests/")
+            && !reference.contains('/')
+        {
             let name = name.parse()?;
             let reference = reference
                 .parse()
                 .map_err(|_| RouteError::Reference(reference.to_owned()))?;
             return Ok(OciRoute::Manifest { name, reference });
         }
-        if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
-            if digest.contains('/') {
-                return Err(not_found());
-            }
+        if let Some((name, digest)) = rest.rsplit_once("/blobs/")
+            && !digest.contains('/')
+        {
             let name = name.parse()?;
             let digest = digest
                 .parse()
                 .map_err(|_| RouteError::Digest(digest.to_owned()))?;
             return Ok(OciRoute::Blob { name, digest });
         }
-        if let Some((name, digest)) = rest.rsplit_once("/referrers/") {
-            if digest.contains('/') {
-                return Err(not_found());
-            }
+        if let Some((name, digest)) = rest.rsplit_once("/referrers/")
+            && !digest.contains('/')
+        {
             let name = name.parse()?;
             let digest = digest
                 .parse()
@@ -175,18 +183,54 @@ mod tests {
             ("/v2".into(), "base", None),
             ("/v2/_catalog".into(), "catalog", None),
             ("/v2/a/tags/list".into(), "tags", Some("a")),
-            ("/v2/unscanned/team-a/payments/api/tags/list".into(), "tags", Some("unscanned/team-a/payments/api")),
+            (
+                "/v2/unscanned/team-a/payments/api/tags/list".into(),
+                "tags",
+                Some("unscanned/team-a/payments/api"),
+            ),
             ("/v2/a/b/manifests/latest".into(), "manifest", Some("a/b")),
             (format!("/v2/a/b/manifests/{d}"), "manifest", Some("a/b")),
             (format!("/v2/a/b/c/blobs/{d}"), "blob", Some("a/b/c")),
             ("/v2/a/b/blobs/uploads/".into(), "upload_start", Some("a/b")),
             ("/v2/a/b/blobs/uploads".into(), "upload_start", Some("a/b")),
-            ("/v2/a/b/blobs/uploads/0190-abc".into(), "upload", Some("a/b")),
+            (
+                "/v2/a/b/blobs/uploads/0190-abc".into(),
+                "upload",
+                Some("a/b"),
+            ),
             (format!("/v2/a/referrers/{d}"), "referrers", Some("a")),
             // Keywords inside a name: the last occurrence decides.
-            ("/v2/manifests/manifests/latest".into(), "manifest", Some("manifests")),
+            (
+                "/v2/manifests/manifests/latest".into(),
+                "manifest",
+                Some("manifests"),
+            ),
             ("/v2/blobs/tags/list".into(), "tags", Some("blobs")),
-            (format!("/v2/x/blobs/y/blobs/{d}"), "blob", Some("x/blobs/y")),
+            (
+                format!("/v2/x/blobs/y/blobs/{d}"),
+                "blob",
+                Some("x/blobs/y"),
+            ),
+            (
+                format!("/v2/a/manifests/b/blobs/{d}"),
+                "blob",
+                Some("a/manifests/b"),
+            ),
+            (
+                format!("/v2/a/blobs/b/referrers/{d}"),
+                "referrers",
+                Some("a/blobs/b"),
+            ),
+            (
+                "/v2/a/blobs/uploads/b/manifests/v1".into(),
+                "manifest",
+                Some("a/blobs/uploads/b"),
+            ),
+            (
+                format!("/v2/a/referrers/b/manifests/{d}"),
+                "manifest",
+                Some("a/referrers/b"),
+            ),
         ];
         for (path, label, name) in cases {
             let route = OciRoute::parse(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
@@ -197,13 +241,37 @@ mod tests {
 
     #[test]
     fn refuses_bad_paths_with_the_right_error() {
-        assert!(matches!(OciRoute::parse("/v3/"), Err(RouteError::NotFound(_))));
-        assert!(matches!(OciRoute::parse("/v2/a"), Err(RouteError::NotFound(_))));
-        assert!(matches!(OciRoute::parse("/v2/A/tags/list"), Err(RouteError::Name(_))));
-        assert!(matches!(OciRoute::parse("/v2/a/blobs/sha256:xyz"), Err(RouteError::Digest(_))));
-        assert!(matches!(OciRoute::parse("/v2/a/manifests/-bad"), Err(RouteError::Reference(_))));
-        assert!(matches!(OciRoute::parse("/v2/a/referrers/latest"), Err(RouteError::Digest(_))));
-        assert!(matches!(OciRoute::parse("/v2/a/blobs/uploads/../x"), Err(RouteError::NotFound(_))));
-        assert!(matches!(OciRoute::parse("/v2//tags/list"), Err(RouteError::Name(_))));
+        assert!(matches!(
+            OciRoute::parse("/v3/"),
+            Err(RouteError::NotFound(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/a"),
+            Err(RouteError::NotFound(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/A/tags/list"),
+            Err(RouteError::Name(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/a/blobs/sha256:xyz"),
+            Err(RouteError::Digest(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/a/manifests/-bad"),
+            Err(RouteError::Reference(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/a/referrers/latest"),
+            Err(RouteError::Digest(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2/a/blobs/uploads/../x"),
+            Err(RouteError::NotFound(_))
+        ));
+        assert!(matches!(
+            OciRoute::parse("/v2//tags/list"),
+            Err(RouteError::Name(_))
+        ));
     }
 }

@@ -29,7 +29,11 @@ pub enum Action {
 }
 
 /// Decides whether `identity` may perform `action` on `repository`.
-pub fn authorize(identity: &Identity, action: Action, repository: Option<&RepoName>) -> Result<(), RegistryError> {
+pub fn authorize(
+    identity: &Identity,
+    action: Action,
+    repository: Option<&RepoName>,
+) -> Result<(), RegistryError> {
     match identity {
         Identity::Anonymous => {
             let _ = (action, repository);

@@ -83,10 +83,14 @@ impl RegistryError {
             RegistryError::UploadUnknown(_) => ErrorCode::BlobUploadUnknown,
             RegistryError::UploadOutOfOrder { .. } => ErrorCode::RangeInvalid,
             RegistryError::UploadInvalid(_) => ErrorCode::BlobUploadInvalid,
-            RegistryError::DigestInvalid { .. } | RegistryError::DigestParameter(_) => ErrorCode::DigestInvalid,
+            RegistryError::DigestInvalid { .. } | RegistryError::DigestParameter(_) => {
+                ErrorCode::DigestInvalid
+            }
             RegistryError::RangeNotSatisfiable { .. } => ErrorCode::RangeInvalid,
             RegistryError::ManifestBlobUnknown(_) => ErrorCode::ManifestBlobUnknown,
-            RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. } => ErrorCode::ManifestInvalid,
+            RegistryError::ManifestInvalid(_) | RegistryError::ManifestTooLarge { .. } => {
+                ErrorCode::ManifestInvalid
+            }
             RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
             RegistryError::NameUnknown(_) => ErrorCode::NameUnknown,
             RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,

@@ -50,11 +50,14 @@ impl Registry {
             if !options.dry_run {
                 self.blobs.upload_delete(&session.id).await?;
                 self.meta.delete_upload(&session.id).await?;
+                // Free the in-memory running hash and lock too.
+                self.sessions.forget(&session.id);
             }
         }
         let stale_before = SystemTime::now() - self.config.upload_ttl;
         for (id, modified) in self.blobs.upload_list().await? {
-            if modified < stale_before && self.meta.upload(&id).await?.is_none() && !options.dry_run {
+            if modified < stale_before && self.meta.upload(&id).await?.is_none() && !options.dry_run
+            {
                 self.blobs.upload_delete(&id).await?;
             }
         }
@@ -85,12 +88,19 @@ impl Registry {
         candidates.sort();
         candidates.dedup();
         for digest in candidates {
-            let size = files.iter().find(|f| f.digest == digest).map_or(0, |f| f.size);
+            let size = files
+                .iter()
+                .find(|f| f.digest == digest)
+                .map_or(0, |f| f.size);
             let removed = options.dry_run || {
                 let blobs = self.blobs.clone();
                 let target = digest.clone();
                 self.meta
-                    .sweep_blob(&digest, blob_cutoff, Box::pin(async move { blobs.delete(&target).await }))
+                    .sweep_blob(
+                        &digest,
+                        blob_cutoff,
+                        Box::pin(async move { blobs.delete(&target).await }),
+                    )
                     .await?
             };
             if removed {
@@ -98,7 +108,11 @@ impl Registry {
                 report.bytes_removed += size;
             }
         }
-        tracing::info!(?report, dry_run = options.dry_run, "garbage collection finished");
+        tracing::info!(
+            ?report,
+            dry_run = options.dry_run,
+            "garbage collection finished"
+        );
         Ok(report)
     }
 }

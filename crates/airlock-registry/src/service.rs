@@ -6,8 +6,8 @@ use std::time::Duration;
 use airlock_oci::manifest::ParsedManifest;
 use airlock_oci::{Algorithm, Digest, Hasher, Reference, RepoName};
 use airlock_store::{
-    BlobStore, ByteStream, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer, StoreError,
-    UploadSession,
+    BlobStore, ByteStream, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
+    StoreError, UploadSession,
 };
 use time::OffsetDateTime;
 
@@ -56,12 +56,16 @@ pub struct Registry {
     pub(crate) meta: Arc<dyn MetadataStore>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: RegistryConfig,
-    sessions: Sessions,
+    pub(crate) sessions: Sessions,
 }
 
 impl Registry {
     /// A registry over the given stores.
-    pub fn new(meta: Arc<dyn MetadataStore>, blobs: Arc<dyn BlobStore>, config: RegistryConfig) -> Registry {
+    pub fn new(
+        meta: Arc<dyn MetadataStore>,
+        blobs: Arc<dyn BlobStore>,
+        config: RegistryConfig,
+    ) -> Registry {
         Registry {
             meta,
             blobs,
@@ -84,7 +88,11 @@ impl Registry {
     // ----- blobs -----
 
     /// Size of a blob visible in `repository`.
-    pub async fn blob_size(&self, repository: &RepoName, digest: &Digest) -> Result<u64, RegistryError> {
+    pub async fn blob_size(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<u64, RegistryError> {
         self.meta
             .blob(repository, digest)
             .await?
@@ -103,7 +111,9 @@ impl Registry {
         let range = match range {
             None => None,
             Some((start, end)) => {
-                let end = end.unwrap_or(size.saturating_sub(1)).min(size.saturating_sub(1));
+                let end = end
+                    .unwrap_or(size.saturating_sub(1))
+                    .min(size.saturating_sub(1));
                 if size == 0 || start > end {
                     return Err(RegistryError::RangeNotSatisfiable { size });
                 }
@@ -118,7 +128,11 @@ impl Registry {
     }
 
     /// Removes a blob from `repository` (its content goes at the next gc).
-    pub async fn delete_blob(&self, repository: &RepoName, digest: &Digest) -> Result<(), RegistryError> {
+    pub async fn delete_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
         if self.meta.unlink_blob(repository, digest).await? {
             Ok(())
         } else {
@@ -128,7 +142,12 @@ impl Registry {
 
     /// Mounts a blob from `from` into `repository`. Returns `false` when the
     /// blob is not visible in `from`; the caller then starts a normal upload.
-    pub async fn mount_blob(&self, repository: &RepoName, from: &RepoName, digest: &Digest) -> Result<bool, RegistryError> {
+    pub async fn mount_blob(
+        &self,
+        repository: &RepoName,
+        from: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
         let Some(link) = self.meta.blob(from, digest).await? else {
             return Ok(false);
         };
@@ -159,10 +178,18 @@ impl Registry {
         Ok(UploadState { id, offset: 0 })
     }
 
-    async fn session(&self, repository: &RepoName, id: &str) -> Result<UploadSession, RegistryError> {
+    async fn session(
+        &self,
+        repository: &RepoName,
+        id: &str,
+    ) -> Result<UploadSession, RegistryError> {
         let expired_before = OffsetDateTime::now_utc() - self.config.upload_ttl;
         match self.meta.upload(id).await? {
-            Some(session) if &session.repository == repository && session.updated_at >= expired_before => Ok(session),
+            Some(session)
+                if &session.repository == repository && session.updated_at >= expired_before =>
+            {
+                Ok(session)
+            }
             _ => Err(RegistryError::UploadUnknown(id.to_owned())),
         }
     }
@@ -179,17 +206,29 @@ impl Registry {
     }
 
     /// Bytes received so far by an upload.
-    pub async fn upload_status(&self, repository: &RepoName, id: &str) -> Result<UploadState, RegistryError> {
+    pub async fn upload_status(
+        &self,
+        repository: &RepoName,
+        id: &str,
+    ) -> Result<UploadState, RegistryError> {
         self.session(repository, id).await?;
         let offset = self
             .blobs
             .upload_size(id)
             .await?
             .ok_or_else(|| RegistryError::UploadUnknown(id.to_owned()))?;
-        Ok(UploadState { id: id.to_owned(), offset })
+        Ok(UploadState {
+            id: id.to_owned(),
+            offset,
+        })
     }
 
-    async fn running_hash(&self, id: &str, offset: u64, algorithm: Algorithm) -> Result<RunningHash, RegistryError> {
+    async fn running_hash(
+        &self,
+        id: &str,
+        offset: u64,
+        algorithm: Algorithm,
+    ) -> Result<RunningHash, RegistryError> {
         match self.sessions.take_hash(id) {
             Some(hash) if hash.offset == offset && hash.hasher.algorithm() == algorithm => Ok(hash),
             _ => Ok(rehash(self.blobs.as_ref(), id, algorithm).await?),
@@ -234,7 +273,10 @@ impl Registry {
             });
         }
         let hash = Arc::new(Mutex::new(self.running_hash(id, offset, algorithm).await?));
-        let appended = self.blobs.upload_append(id, hashing(body, hash.clone())).await;
+        let appended = self
+            .blobs
+            .upload_append(id, hashing(body, hash.clone()))
+            .await;
         let hash = Arc::try_unwrap(hash)
             .map(|m| m.into_inner().expect("running hash poisoned"))
             .ok();
@@ -265,7 +307,10 @@ impl Registry {
         let lock = self.sessions.lock_for(id);
         let _guard = lock.lock().await;
         let state = match last_chunk {
-            Some(body) => self.append_locked(id, None, body, digest.algorithm()).await?,
+            Some(body) => {
+                self.append_locked(id, None, body, digest.algorithm())
+                    .await?
+            }
             None => UploadState {
                 id: id.to_owned(),
                 offset: self
@@ -275,7 +320,9 @@ impl Registry {
                     .ok_or_else(|| RegistryError::UploadUnknown(id.to_owned()))?,
             },
         };
-        let hash = self.running_hash(id, state.offset, digest.algorithm()).await?;
+        let hash = self
+            .running_hash(id, state.offset, digest.algorithm())
+            .await?;
         let actual = hash.hasher.finish();
         if &actual != digest {
             self.discard_upload(id).await;
@@ -311,7 +358,11 @@ impl Registry {
     }
 
     /// Cancels an upload.
-    pub async fn cancel_upload(&self, repository: &RepoName, id: &str) -> Result<(), RegistryError> {
+    pub async fn cancel_upload(
+        &self,
+        repository: &RepoName,
+        id: &str,
+    ) -> Result<(), RegistryError> {
         self.session(repository, id).await?;
         let lock = self.sessions.lock_for(id);
         let _guard = lock.lock().await;
@@ -320,9 +371,16 @@ impl Registry {
     }
 
     /// A whole blob in one request (`POST ?digest=`).
-    pub async fn put_blob(&self, repository: &RepoName, digest: &Digest, body: ByteStream) -> Result<u64, RegistryError> {
+    pub async fn put_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        body: ByteStream,
+    ) -> Result<u64, RegistryError> {
         let state = self.start_upload(repository).await?;
-        let result = self.finish_upload(repository, &state.id, digest, Some(body)).await;
+        let result = self
+            .finish_upload(repository, &state.id, digest, Some(body))
+            .await;
         if result.is_err() {
             self.discard_upload(&state.id).await;
         }
@@ -397,7 +455,11 @@ impl Registry {
     }
 
     /// Looks a manifest up.
-    pub async fn manifest(&self, repository: &RepoName, reference: &Reference) -> Result<ManifestRecord, RegistryError> {
+    pub async fn manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+    ) -> Result<ManifestRecord, RegistryError> {
         if let Some(found) = self.meta.manifest(repository, reference).await? {
             return Ok(found);
         }
@@ -409,7 +471,11 @@ impl Registry {
     }
 
     /// Deletes a manifest (by digest, with its tags) or a tag.
-    pub async fn delete_manifest(&self, repository: &RepoName, reference: &Reference) -> Result<(), RegistryError> {
+    pub async fn delete_manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+    ) -> Result<(), RegistryError> {
         let removed = match reference {
             Reference::Digest(digest) => self.meta.delete_manifest(repository, digest).await?,
             Reference::Tag(tag) => self.meta.delete_tag(repository, tag).await?,
@@ -424,7 +490,12 @@ impl Registry {
     // ----- listings -----
 
     /// Tags of a repository, after `last`, at most `limit`.
-    pub async fn tags(&self, repository: &RepoName, last: Option<&str>, limit: Option<usize>) -> Result<Vec<String>, RegistryError> {
+    pub async fn tags(
+        &self,
+        repository: &RepoName,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>, RegistryError> {
         self.meta
             .tags(repository, last, limit)
             .await?
@@ -432,7 +503,11 @@ impl Registry {
     }
 
     /// Repository names, after `last`, at most `limit`.
-    pub async fn catalog(&self, last: Option<&str>, limit: Option<usize>) -> Result<Vec<String>, RegistryError> {
+    pub async fn catalog(
+        &self,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>, RegistryError> {
         Ok(self.meta.repositories(last, limit).await?)
     }
 

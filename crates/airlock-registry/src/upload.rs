@@ -42,7 +42,10 @@ impl Sessions {
     }
 
     pub(crate) fn take_hash(&self, id: &str) -> Option<RunningHash> {
-        self.hashes.lock().expect("session hash table poisoned").remove(id)
+        self.hashes
+            .lock()
+            .expect("session hash table poisoned")
+            .remove(id)
     }
 
     pub(crate) fn put_hash(&self, id: &str, hash: RunningHash) {
@@ -53,13 +56,23 @@ impl Sessions {
     }
 
     pub(crate) fn forget(&self, id: &str) {
-        self.hashes.lock().expect("session hash table poisoned").remove(id);
-        self.locks.lock().expect("session lock table poisoned").remove(id);
+        self.hashes
+            .lock()
+            .expect("session hash table poisoned")
+            .remove(id);
+        self.locks
+            .lock()
+            .expect("session lock table poisoned")
+            .remove(id);
     }
 }
 
 /// Rebuilds the hash of a staged upload by reading it back.
-pub(crate) async fn rehash(store: &dyn BlobStore, id: &str, algorithm: Algorithm) -> Result<RunningHash, StoreError> {
+pub(crate) async fn rehash(
+    store: &dyn BlobStore,
+    id: &str,
+    algorithm: Algorithm,
+) -> Result<RunningHash, StoreError> {
     let mut stream = store.upload_read(id).await?;
     let mut hasher = Hasher::new(algorithm);
     let mut offset = 0u64;

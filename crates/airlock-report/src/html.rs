@@ -57,14 +57,29 @@ fn severity_name(severity: Severity) -> &'static str {
 fn write_report(out: &mut String, report: &ScanReport) {
     let inventory = &report.inventory;
     let artifact = &inventory.artifact;
-    let _ = writeln!(out, "<section>\n<h2>{}</h2>\n<table>", escape(&artifact.reference));
+    let _ = writeln!(
+        out,
+        "<section>\n<h2>{}</h2>\n<table>",
+        escape(&artifact.reference)
+    );
     let mut row = |name: &str, value: String| {
-        let _ = writeln!(out, "<tr><th>{name}</th><td><code>{}</code></td></tr>", escape(&value));
+        let _ = writeln!(
+            out,
+            "<tr><th>{name}</th><td><code>{}</code></td></tr>",
+            escape(&value)
+        );
     };
     row("Digest", artifact.digest.clone());
     if let Some(platform) = &artifact.platform {
-        let variant = platform.variant.as_deref().map(|v| format!("/{v}")).unwrap_or_default();
-        row("Platform", format!("{}/{}{variant}", platform.os, platform.architecture));
+        let variant = platform
+            .variant
+            .as_deref()
+            .map(|v| format!("/{v}"))
+            .unwrap_or_default();
+        row(
+            "Platform",
+            format!("{}/{}{variant}", platform.os, platform.architecture),
+        );
     }
     row(
         "OS",
@@ -99,7 +114,10 @@ fn write_report(out: &mut String, report: &ScanReport) {
         );
         for finding in &report.findings {
             let name = severity_name(finding.severity);
-            let score = finding.cvss_score.map(|s| format!(" {s:.1}")).unwrap_or_default();
+            let score = finding
+                .cvss_score
+                .map(|s| format!(" {s:.1}"))
+                .unwrap_or_default();
             let id = match finding.references.first() {
                 Some(url) => format!("<a href=\"{}\">{}</a>", escape(url), escape(&finding.id)),
                 None => escape(&finding.id),
@@ -167,7 +185,10 @@ fn write_report(out: &mut String, report: &ScanReport) {
 }
 
 fn short_digest(digest: &str) -> &str {
-    let end = digest.char_indices().nth(19).map_or(digest.len(), |(i, _)| i);
+    let end = digest
+        .char_indices()
+        .nth(19)
+        .map_or(digest.len(), |(i, _)| i);
     &digest[..end]
 }
 
@@ -196,7 +217,11 @@ pub(crate) mod tests {
         Finding {
             id: id.into(),
             aliases: vec!["GHSA-xxxx".into()],
-            package: FindingPackage { ecosystem: "Debian:12".into(), name: name.into(), version: "1.0-1".into() },
+            package: FindingPackage {
+                ecosystem: "Debian:12".into(),
+                name: name.into(),
+                version: "1.0-1".into(),
+            },
             fixed_versions: vec!["1.0-2".into()],
             severity,
             cvss_score: score,
@@ -231,7 +256,11 @@ pub(crate) mod tests {
                     platform: None,
                 },
                 os: None,
-                layers: vec![LayerInfo { digest: "sha256:0123".into(), size: 42, created_by: Some("RUN <x>".into()) }],
+                layers: vec![LayerInfo {
+                    digest: "sha256:0123".into(),
+                    size: 42,
+                    created_by: Some("RUN <x>".into()),
+                }],
                 packages: vec![package("libfoo"), package("libbar")],
             },
             findings: vec![
@@ -246,7 +275,10 @@ pub(crate) mod tests {
 
     #[test]
     fn page_is_self_contained_and_escaped() {
-        let context = ReportContext::fixed(time::macros::datetime!(2024-01-02 03:04:05 UTC), uuid::Uuid::nil());
+        let context = ReportContext::fixed(
+            time::macros::datetime!(2024-01-02 03:04:05 UTC),
+            uuid::Uuid::nil(),
+        );
         let page = write(&[sample_report()], &context).unwrap();
         assert!(page.starts_with("<!DOCTYPE html>"));
         assert!(page.contains("<style>"));

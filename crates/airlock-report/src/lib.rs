@@ -17,8 +17,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub mod cyclonedx;
+pub mod html;
 pub mod json;
 mod licenses;
+pub mod sarif;
 pub mod spdx;
 pub mod table;
 

@@ -75,7 +75,10 @@ fn run(report: &ScanReport, context: &ReportContext) -> Value {
     let rules: Vec<Value> = by_id
         .values()
         .map(|finding| {
-            let summary = finding.summary.clone().unwrap_or_else(|| finding.id.clone());
+            let summary = finding
+                .summary
+                .clone()
+                .unwrap_or_else(|| finding.id.clone());
             let mut help = format!("{}\n\nAliases: {}", summary, finding.aliases.join(", "));
             if finding.aliases.is_empty() {
                 help = summary.clone();
@@ -178,7 +181,14 @@ mod tests {
     #[test]
     fn one_rule_per_id_and_levels_from_severity() {
         let report = sample_report();
-        let text = write(&[report], &ReportContext::fixed(time::macros::datetime!(2024-01-02 03:04:05 UTC), uuid::Uuid::nil())).unwrap();
+        let text = write(
+            &[report],
+            &ReportContext::fixed(
+                time::macros::datetime!(2024-01-02 03:04:05 UTC),
+                uuid::Uuid::nil(),
+            ),
+        )
+        .unwrap();
         let log: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(log["version"], "2.1.0");
         let run = &log["runs"][0];

@@ -184,18 +184,34 @@ fn sboms_of_the_scanned_fixture_validate() {
     use cyclonedx_bom::prelude::{Bom, Validate};
     let dir = tempfile::tempdir().unwrap();
     fixture_image().write(dir.path());
-    let reports = scan(&target(&format!("oci:{}:v1", dir.path().display())), &no_cache()).unwrap();
+    let reports = scan(
+        &target(&format!("oci:{}:v1", dir.path().display())),
+        &no_cache(),
+    )
+    .unwrap();
     let context = airlock_report::ReportContext::now();
 
-    let bom = airlock_report::Format::CycloneDx.write(&reports, &context).unwrap();
+    let bom = airlock_report::Format::CycloneDx
+        .write(&reports, &context)
+        .unwrap();
     let parsed = Bom::parse_from_json_v1_5(bom.as_bytes()).expect("CycloneDX 1.5 parses");
     let validation = parsed.validate();
-    assert!(validation.passed(), "CycloneDX validation failed: {validation:?}");
+    assert!(
+        validation.passed(),
+        "CycloneDX validation failed: {validation:?}"
+    );
 
-    let spdx = airlock_report::Format::Spdx.write(&reports, &context).unwrap();
-    let typed: serde_spdx::spdx::v_2_3::Spdx = serde_json::from_str(&spdx).expect("SPDX 2.3 parses");
+    let spdx = airlock_report::Format::Spdx
+        .write(&reports, &context)
+        .unwrap();
+    let typed: serde_spdx::spdx::v_2_3::Spdx =
+        serde_json::from_str(&spdx).expect("SPDX 2.3 parses");
     let packages = typed.packages.unwrap_or_default();
-    assert_eq!(packages.len(), 1 + 1 + reports[0].inventory.packages.len(), "image + os + packages");
+    assert_eq!(
+        packages.len(),
+        1 + 1 + reports[0].inventory.packages.len(),
+        "image + os + packages"
+    );
 }
 
 #[test]
@@ -271,6 +287,49 @@ fn docker_archive_scans_like_the_oci_layout() {
     )
     .unwrap();
     assert_eq!(names(report), names(&from_layout[0]));
+}
+
+/// Docker 25+ `docker save` stores blobs OCI-style (`blobs/sha256/<hex>`),
+/// possibly compressed: the compression is sniffed, the digest is the path's.
+#[test]
+fn docker_archive_with_oci_style_compressed_blobs() {
+    let image = fixture_image().build();
+    let hex = |digest: &str| digest.trim_start_matches("sha256:").to_string();
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        header.set_size(data.len() as u64);
+        builder.append_data(&mut header, name, data).unwrap();
+    };
+    add(
+        &format!("blobs/sha256/{}", hex(&image.config_digest)),
+        &image.config,
+    );
+    for layer in &image.layers {
+        add(&format!("blobs/sha256/{}", hex(&layer.digest)), &layer.blob);
+    }
+    let manifest = serde_json::json!([{
+        "Config": format!("blobs/sha256/{}", hex(&image.config_digest)),
+        "RepoTags": ["app:v1"],
+        "Layers": image.layers.iter().map(|l| format!("blobs/sha256/{}", hex(&l.digest))).collect::<Vec<_>>(),
+    }]);
+    add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("image.tar");
+    std::fs::write(&archive, builder.into_inner().unwrap()).unwrap();
+
+    let reports = scan(
+        &target(&format!("docker-archive:{}", archive.display())),
+        &no_cache(),
+    )
+    .unwrap();
+    assert_fixture_inventory(
+        &reports[0],
+        &image,
+        &image.layers[0].digest,
+        &image.layers[1].digest,
+    );
 }
 
 fn write_multi_platform(dir: &Path) -> airlock_testkit::BuiltIndex {
@@ -640,18 +699,23 @@ fn registry_pull_of_an_image_pushed_by_skopeo() {
 
 /// A minimal registry speaking just enough of the distribution API, behind
 /// Docker token auth: `/token` wants basic `alice:secret` and hands out a
-/// bearer token the `/v2/` routes require.
+/// bearer token the `/v2/` routes require. With `basic_only` the `/v2/`
+/// routes challenge for and accept basic `alice:secret` instead.
 struct TokenRegistry {
     port: u16,
     requests: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
-fn start_token_registry(image: &BuiltImage, corrupt_layer: bool) -> TokenRegistry {
+fn start_token_registry(
+    image: &BuiltImage,
+    corrupt_layer: bool,
+    basic_only: bool,
+) -> TokenRegistry {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut blobs: BTreeMap<String, (Vec<u8>, &'static str)> = BTreeMap::new();
     blobs.insert(
-        format!("/v2/app/manifests/v1"),
+        "/v2/app/manifests/v1".to_string(),
         (
             image.manifest.clone(),
             "application/vnd.oci.image.manifest.v1+json",
@@ -681,6 +745,11 @@ fn start_token_registry(image: &BuiltImage, corrupt_layer: bool) -> TokenRegistr
     }
     let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = Arc::clone(&requests);
+    let accepted = if basic_only {
+        format!("Basic {}", base64_encode(b"alice:secret"))
+    } else {
+        "Bearer t0k3n".to_string()
+    };
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -728,10 +797,14 @@ fn start_token_registry(image: &BuiltImage, corrupt_layer: bool) -> TokenRegistr
                         String::new(),
                     )
                 }
-            } else if authorization != "Bearer t0k3n" {
-                let challenge = format!(
-                    "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fixture\",scope=\"repository:app:pull\"\r\n"
-                );
+            } else if authorization != accepted {
+                let challenge = if basic_only {
+                    "WWW-Authenticate: Basic realm=\"fixture\"\r\n".to_string()
+                } else {
+                    format!(
+                        "WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fixture\",scope=\"repository:app:pull\"\r\n"
+                    )
+                };
                 (
                     "401 Unauthorized",
                     "application/json",
@@ -781,7 +854,7 @@ fn registry_options(credentials: Option<Credentials>, docker_config: PathBuf) ->
 #[test]
 fn registry_token_auth_with_credentials_from_docker_config() {
     let image = fixture_image().build();
-    let server = start_token_registry(&image, false);
+    let server = start_token_registry(&image, false, false);
     let home = tempfile::tempdir().unwrap();
     let config = home.path().join("config.json");
     std::fs::write(
@@ -819,7 +892,7 @@ fn registry_token_auth_with_credentials_from_docker_config() {
 #[test]
 fn registry_token_auth_rejects_wrong_credentials() {
     let image = fixture_image().build();
-    let server = start_token_registry(&image, false);
+    let server = start_token_registry(&image, false, false);
     let home = tempfile::tempdir().unwrap();
     let wrong = Credentials {
         username: "alice".into(),
@@ -842,7 +915,7 @@ fn registry_blob_that_does_not_match_its_digest_fails() {
     let image = OciLayoutBuilder::new()
         .layer(base_layer(), LayerCompression::None)
         .build();
-    let server = start_token_registry(&image, true);
+    let server = start_token_registry(&image, true, false);
     let home = tempfile::tempdir().unwrap();
     let credentials = Credentials {
         username: "alice".into(),
@@ -862,5 +935,36 @@ fn registry_blob_that_does_not_match_its_digest_fails() {
             }
         ),
         "expected a digest mismatch, got {error}"
+    );
+}
+
+#[test]
+fn registry_basic_auth_with_explicit_credentials() {
+    let image = fixture_image().build();
+    let server = start_token_registry(&image, false, true);
+    let home = tempfile::tempdir().unwrap();
+    let none = home.path().join("none.json");
+    let reference = target(&format!("127.0.0.1:{}/app:v1", server.port));
+
+    let error = scan(&reference, &registry_options(None, none.clone()))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("credentials required"), "{error}");
+
+    let credentials = Credentials {
+        username: "alice".into(),
+        password: "secret".into(),
+    };
+    let reports = scan(&reference, &registry_options(Some(credentials), none)).unwrap();
+    assert_fixture_inventory(
+        &reports[0],
+        &image,
+        &image.layers[0].digest,
+        &image.layers[1].digest,
+    );
+    let requests = server.requests.lock().unwrap().clone();
+    assert!(
+        requests.iter().all(|path| !path.starts_with("/token")),
+        "basic auth needs no token: {requests:?}"
     );
 }

@@ -96,9 +96,15 @@ impl BlobStore for FsBlobStore {
         file_size(&self.blob_path(digest)).await
     }
 
-    async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream, StoreError> {
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<ByteStream, StoreError> {
         let path = self.blob_path(digest);
-        let mut file = fs::File::open(&path).await.map_err(io_error(format!("blob {digest}")))?;
+        let mut file = fs::File::open(&path)
+            .await
+            .map_err(io_error(format!("blob {digest}")))?;
         match range {
             None => Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK))),
             Some((start, end)) => {
@@ -131,19 +137,23 @@ impl BlobStore for FsBlobStore {
                 .await
                 .map_err(|e| StoreError::backend(format!("list {}", base.display()), e))?
             {
-                let mut files = fs::read_dir(prefix.path())
-                    .await
-                    .map_err(|e| StoreError::backend(format!("list {}", prefix.path().display()), e))?;
+                let mut files = fs::read_dir(prefix.path()).await.map_err(|e| {
+                    StoreError::backend(format!("list {}", prefix.path().display()), e)
+                })?;
                 while let Some(file) = files
                     .next_entry()
                     .await
                     .map_err(|e| StoreError::backend("list blobs", e))?
                 {
                     let name = file.file_name().to_string_lossy().into_owned();
-                    let Ok(digest) = format!("{}:{name}", algorithm.as_str()).parse::<Digest>() else {
+                    let Ok(digest) = format!("{}:{name}", algorithm.as_str()).parse::<Digest>()
+                    else {
                         continue;
                     };
-                    let meta = file.metadata().await.map_err(|e| StoreError::backend("stat blob", e))?;
+                    let meta = file
+                        .metadata()
+                        .await
+                        .map_err(|e| StoreError::backend("stat blob", e))?;
                     out.push(StoredBlob {
                         digest,
                         size: meta.len(),
@@ -189,7 +199,9 @@ impl BlobStore for FsBlobStore {
                 }
             }
         }
-        file.flush().await.map_err(|e| StoreError::backend(format!("flush upload {id}"), e))?;
+        file.flush()
+            .await
+            .map_err(|e| StoreError::backend(format!("flush upload {id}"), e))?;
         result?;
         let meta = file
             .metadata()
@@ -207,13 +219,17 @@ impl BlobStore for FsBlobStore {
 
     async fn upload_read(&self, id: &str) -> Result<ByteStream, StoreError> {
         let path = self.upload_path(id)?;
-        let file = fs::File::open(&path).await.map_err(io_error(format!("upload {id}")))?;
+        let file = fs::File::open(&path)
+            .await
+            .map_err(io_error(format!("upload {id}")))?;
         Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK)))
     }
 
     async fn upload_commit(&self, id: &str, digest: &Digest) -> Result<u64, StoreError> {
         let source = self.upload_path(id)?;
-        let file = fs::File::open(&source).await.map_err(io_error(format!("upload {id}")))?;
+        let file = fs::File::open(&source)
+            .await
+            .map_err(io_error(format!("upload {id}")))?;
         file.sync_all()
             .await
             .map_err(|e| StoreError::backend(format!("sync upload {id}"), e))?;
@@ -286,7 +302,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FsBlobStore::open(dir.path()).await.unwrap();
         store.upload_create("crash-1").await.unwrap();
-        let data: ByteStream = Box::pin(futures::stream::iter([Ok(bytes::Bytes::from_static(b"half"))]));
+        let data: ByteStream = Box::pin(futures::stream::iter([Ok(bytes::Bytes::from_static(
+            b"half",
+        ))]));
         store.upload_append("crash-1", data).await.unwrap();
         // Simulate a restart: a new store over the same directory.
         let reopened = FsBlobStore::open(dir.path()).await.unwrap();

@@ -38,7 +38,11 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Reads a committed blob, or the inclusive byte range `start..=end` of it.
     /// `NotFound` if absent.
-    async fn read(&self, digest: &Digest, range: Option<(u64, u64)>) -> Result<ByteStream, StoreError>;
+    async fn read(
+        &self,
+        digest: &Digest,
+        range: Option<(u64, u64)>,
+    ) -> Result<ByteStream, StoreError>;
 
     /// Removes a committed blob. Removing an absent blob is not an error.
     async fn delete(&self, digest: &Digest) -> Result<(), StoreError>;

@@ -123,13 +123,23 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ) -> Result<u64, StoreError>;
 
     /// Links an already stored blob into `repository` (cross-repository mount).
-    async fn link_blob(&self, repository: &RepoName, digest: &Digest, size: u64) -> Result<(), StoreError>;
+    async fn link_blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), StoreError>;
 
     /// The blob's link in `repository`, if it is visible there.
-    async fn blob(&self, repository: &RepoName, digest: &Digest) -> Result<Option<BlobRef>, StoreError>;
+    async fn blob(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<BlobRef>, StoreError>;
 
     /// Removes a blob's link from `repository`. Returns whether it existed.
-    async fn unlink_blob(&self, repository: &RepoName, digest: &Digest) -> Result<bool, StoreError>;
+    async fn unlink_blob(&self, repository: &RepoName, digest: &Digest)
+    -> Result<bool, StoreError>;
 
     /// Stores a manifest in `repository` and, if given, points `tag` at it,
     /// after checking that every referenced blob and child manifest is
@@ -142,27 +152,48 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ) -> Result<(), PutManifestError>;
 
     /// Looks a manifest up by tag or digest in `repository`.
-    async fn manifest(&self, repository: &RepoName, reference: &Reference) -> Result<Option<ManifestRecord>, StoreError>;
+    async fn manifest(
+        &self,
+        repository: &RepoName,
+        reference: &Reference,
+    ) -> Result<Option<ManifestRecord>, StoreError>;
 
     /// Removes a manifest from `repository`, with every tag pointing at it.
     /// Returns whether it was there.
-    async fn delete_manifest(&self, repository: &RepoName, digest: &Digest) -> Result<bool, StoreError>;
+    async fn delete_manifest(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool, StoreError>;
 
     /// Removes one tag. Returns whether it existed.
     async fn delete_tag(&self, repository: &RepoName, tag: &Tag) -> Result<bool, StoreError>;
 
     /// Tags of `repository` in lexical order, after `last`, at most `limit`.
     /// `None` if the repository is unknown.
-    async fn tags(&self, repository: &RepoName, last: Option<&str>, limit: Option<usize>) -> Result<Option<Vec<String>>, StoreError>;
+    async fn tags(
+        &self,
+        repository: &RepoName,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Option<Vec<String>>, StoreError>;
 
     /// Repository names in lexical order, after `last`, at most `limit`.
-    async fn repositories(&self, last: Option<&str>, limit: Option<usize>) -> Result<Vec<String>, StoreError>;
+    async fn repositories(
+        &self,
+        last: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Vec<String>, StoreError>;
 
     /// Whether `repository` exists.
     async fn repository_exists(&self, repository: &RepoName) -> Result<bool, StoreError>;
 
     /// Manifests in `repository` whose `subject` is `digest`, ordered by digest.
-    async fn referrers(&self, repository: &RepoName, digest: &Digest) -> Result<Vec<Referrer>, StoreError>;
+    async fn referrers(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Vec<Referrer>, StoreError>;
 
     /// Records a new upload session.
     async fn create_upload(&self, session: &UploadSession) -> Result<(), StoreError>;

@@ -9,10 +9,15 @@ use bytes::Bytes;
 use futures::{StreamExt, stream};
 use time::{Duration, OffsetDateTime};
 
-use crate::{BlobStore, ByteStream, MetadataStore, NewManifest, PutManifestError, StoreError, UploadSession};
+use crate::{
+    BlobStore, ByteStream, MetadataStore, NewManifest, PutManifestError, StoreError, UploadSession,
+};
 
 fn bytes_stream(chunks: &[&[u8]]) -> ByteStream {
-    let owned: Vec<Result<Bytes, std::io::Error>> = chunks.iter().map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    let owned: Vec<Result<Bytes, std::io::Error>> = chunks
+        .iter()
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
     Box::pin(stream::iter(owned))
 }
 
@@ -36,26 +41,71 @@ fn digest_of(bytes: &[u8]) -> Digest {
 pub async fn blob_store(store: &dyn BlobStore) {
     let content = b"hello, airlock blob";
     let digest = digest_of(content);
-    assert_eq!(store.stat(&digest).await.unwrap(), None, "empty store has no blob");
-    assert!(matches!(store.read(&digest, None).await, Err(StoreError::NotFound(_))));
+    assert_eq!(
+        store.stat(&digest).await.unwrap(),
+        None,
+        "empty store has no blob"
+    );
+    assert!(matches!(
+        store.read(&digest, None).await,
+        Err(StoreError::NotFound(_))
+    ));
 
     store.upload_create("u-1").await.unwrap();
     assert_eq!(store.upload_size("u-1").await.unwrap(), Some(0));
-    assert_eq!(store.upload_append("u-1", bytes_stream(&[b"hello, "])).await.unwrap(), 7);
-    assert_eq!(store.upload_append("u-1", bytes_stream(&[b"airlock", b" blob"])).await.unwrap(), content.len() as u64);
-    assert_eq!(collect(store.upload_read("u-1").await.unwrap()).await, content);
-    assert_eq!(store.stat(&digest).await.unwrap(), None, "staged content is not visible");
+    assert_eq!(
+        store
+            .upload_append("u-1", bytes_stream(&[b"hello, "]))
+            .await
+            .unwrap(),
+        7
+    );
+    assert_eq!(
+        store
+            .upload_append("u-1", bytes_stream(&[b"airlock", b" blob"]))
+            .await
+            .unwrap(),
+        content.len() as u64
+    );
+    assert_eq!(
+        collect(store.upload_read("u-1").await.unwrap()).await,
+        content
+    );
+    assert_eq!(
+        store.stat(&digest).await.unwrap(),
+        None,
+        "staged content is not visible"
+    );
     assert_eq!(store.upload_list().await.unwrap().len(), 1);
 
-    assert_eq!(store.upload_commit("u-1", &digest).await.unwrap(), content.len() as u64);
-    assert_eq!(store.upload_size("u-1").await.unwrap(), None, "commit consumes the upload");
-    assert_eq!(store.stat(&digest).await.unwrap(), Some(content.len() as u64));
-    assert_eq!(collect(store.read(&digest, None).await.unwrap()).await, content);
-    assert_eq!(collect(store.read(&digest, Some((7, 13))).await.unwrap()).await, b"airlock");
+    assert_eq!(
+        store.upload_commit("u-1", &digest).await.unwrap(),
+        content.len() as u64
+    );
+    assert_eq!(
+        store.upload_size("u-1").await.unwrap(),
+        None,
+        "commit consumes the upload"
+    );
+    assert_eq!(
+        store.stat(&digest).await.unwrap(),
+        Some(content.len() as u64)
+    );
+    assert_eq!(
+        collect(store.read(&digest, None).await.unwrap()).await,
+        content
+    );
+    assert_eq!(
+        collect(store.read(&digest, Some((7, 13))).await.unwrap()).await,
+        b"airlock"
+    );
 
     // Committing the same content again keeps one copy.
     store.upload_create("u-2").await.unwrap();
-    store.upload_append("u-2", bytes_stream(&[content])).await.unwrap();
+    store
+        .upload_append("u-2", bytes_stream(&[content]))
+        .await
+        .unwrap();
     store.upload_commit("u-2", &digest).await.unwrap();
     let listed = store.list().await.unwrap();
     assert_eq!(listed.len(), 1);
@@ -64,11 +114,17 @@ pub async fn blob_store(store: &dyn BlobStore) {
 
     // Cancelled uploads vanish.
     store.upload_create("u-3").await.unwrap();
-    store.upload_append("u-3", bytes_stream(&[b"partial"])).await.unwrap();
+    store
+        .upload_append("u-3", bytes_stream(&[b"partial"]))
+        .await
+        .unwrap();
     store.upload_delete("u-3").await.unwrap();
     assert_eq!(store.upload_size("u-3").await.unwrap(), None);
     store.upload_delete("u-3").await.unwrap();
-    assert!(matches!(store.upload_append("u-3", bytes_stream(&[b"x"])).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.upload_append("u-3", bytes_stream(&[b"x"])).await,
+        Err(StoreError::NotFound(_))
+    ));
 
     store.delete(&digest).await.unwrap();
     assert_eq!(store.stat(&digest).await.unwrap(), None);
@@ -81,7 +137,12 @@ pub async fn blob_store(store: &dyn BlobStore) {
     assert_eq!(store.stat(&empty).await.unwrap(), Some(0));
 }
 
-fn manifest(content: &str, blobs: Vec<Digest>, children: Vec<Digest>, subject: Option<Digest>) -> NewManifest {
+fn manifest(
+    content: &str,
+    blobs: Vec<Digest>,
+    children: Vec<Digest>,
+    subject: Option<Digest>,
+) -> NewManifest {
     NewManifest {
         digest: digest_of(content.as_bytes()),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
@@ -115,8 +176,15 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     commit(store, &a, &layer, 5).await;
     commit(store, &a, &config, 6).await;
     assert!(store.repository_exists(&a).await.unwrap());
-    assert_eq!(store.blob(&a, &layer).await.unwrap().map(|b| b.size), Some(5));
-    assert_eq!(store.blob(&b, &layer).await.unwrap(), None, "not visible in another repository");
+    assert_eq!(
+        store.blob(&a, &layer).await.unwrap().map(|b| b.size),
+        Some(5)
+    );
+    assert_eq!(
+        store.blob(&b, &layer).await.unwrap(),
+        None,
+        "not visible in another repository"
+    );
     store.link_blob(&b, &layer, 5).await.unwrap();
     assert!(store.blob(&b, &layer).await.unwrap().is_some(), "mounted");
     assert!(store.unlink_blob(&b, &layer).await.unwrap());
@@ -124,7 +192,11 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
 
     // A failing publish links nothing.
     let failed = store
-        .commit_blob(&b, &config, Box::pin(async { Err(StoreError::Conflict("disk full".into())) }))
+        .commit_blob(
+            &b,
+            &config,
+            Box::pin(async { Err(StoreError::Conflict("disk full".into())) }),
+        )
         .await;
     assert!(failed.is_err());
     assert_eq!(store.blob(&b, &config).await.unwrap(), None);
@@ -137,59 +209,133 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     }
     let v1: Tag = "v1".parse().unwrap();
     store.put_manifest(&a, &image, Some(&v1)).await.unwrap();
-    let by_tag = store.manifest(&a, &Reference::Tag(v1.clone())).await.unwrap().unwrap();
+    let by_tag = store
+        .manifest(&a, &Reference::Tag(v1.clone()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_tag.content, b"image-1");
     assert_eq!(by_tag.digest, image.digest);
-    let by_digest = store.manifest(&a, &Reference::Digest(image.digest.clone())).await.unwrap().unwrap();
+    let by_digest = store
+        .manifest(&a, &Reference::Digest(image.digest.clone()))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(by_digest, by_tag);
-    assert_eq!(store.manifest(&b, &Reference::Digest(image.digest.clone())).await.unwrap(), None);
+    assert_eq!(
+        store
+            .manifest(&b, &Reference::Digest(image.digest.clone()))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Indexes need their children in the same repository.
     let missing_child = digest_of(b"nope");
     let index = manifest("index-1", vec![], vec![missing_child.clone()], None);
-    assert!(matches!(store.put_manifest(&a, &index, None).await, Err(PutManifestError::ManifestUnknown(d)) if d == missing_child));
+    assert!(
+        matches!(store.put_manifest(&a, &index, None).await, Err(PutManifestError::ManifestUnknown(d)) if d == missing_child)
+    );
     let index = manifest("index-2", vec![], vec![image.digest.clone()], None);
-    store.put_manifest(&a, &index, Some(&"multi".parse().unwrap())).await.unwrap();
+    store
+        .put_manifest(&a, &index, Some(&"multi".parse().unwrap()))
+        .await
+        .unwrap();
 
     // Re-pushing the same manifest is idempotent; moving a tag re-points it.
     store.put_manifest(&a, &image, Some(&v1)).await.unwrap();
     let image2 = manifest("image-2", vec![config.clone()], vec![], None);
     store.put_manifest(&a, &image2, Some(&v1)).await.unwrap();
-    assert_eq!(store.manifest(&a, &Reference::Tag(v1.clone())).await.unwrap().unwrap().digest, image2.digest);
+    assert_eq!(
+        store
+            .manifest(&a, &Reference::Tag(v1.clone()))
+            .await
+            .unwrap()
+            .unwrap()
+            .digest,
+        image2.digest
+    );
 
     // Tags list, sorted, with pagination.
     for t in ["b", "a", "c"] {
-        store.put_manifest(&a, &image, Some(&t.parse().unwrap())).await.unwrap();
+        store
+            .put_manifest(&a, &image, Some(&t.parse().unwrap()))
+            .await
+            .unwrap();
     }
-    assert_eq!(store.tags(&a, None, None).await.unwrap().unwrap(), ["a", "b", "c", "multi", "v1"]);
-    assert_eq!(store.tags(&a, None, Some(2)).await.unwrap().unwrap(), ["a", "b"]);
-    assert_eq!(store.tags(&a, Some("b"), Some(2)).await.unwrap().unwrap(), ["c", "multi"]);
-    assert_eq!(store.tags(&repo("nothing/here"), None, None).await.unwrap(), None);
+    assert_eq!(
+        store.tags(&a, None, None).await.unwrap().unwrap(),
+        ["a", "b", "c", "multi", "v1"]
+    );
+    assert_eq!(
+        store.tags(&a, None, Some(2)).await.unwrap().unwrap(),
+        ["a", "b"]
+    );
+    assert_eq!(
+        store.tags(&a, Some("b"), Some(2)).await.unwrap().unwrap(),
+        ["c", "multi"]
+    );
+    assert_eq!(
+        store.tags(&repo("nothing/here"), None, None).await.unwrap(),
+        None
+    );
 
     // Catalog.
-    assert_eq!(store.repositories(None, None).await.unwrap(), [a.as_str(), b.as_str()]);
-    assert_eq!(store.repositories(None, Some(1)).await.unwrap(), [a.as_str()]);
-    assert_eq!(store.repositories(Some(a.as_str()), Some(5)).await.unwrap(), [b.as_str()]);
+    assert_eq!(
+        store.repositories(None, None).await.unwrap(),
+        [a.as_str(), b.as_str()]
+    );
+    assert_eq!(
+        store.repositories(None, Some(1)).await.unwrap(),
+        [a.as_str()]
+    );
+    assert_eq!(
+        store.repositories(Some(a.as_str()), Some(5)).await.unwrap(),
+        [b.as_str()]
+    );
 
     // Referrers.
-    let sig = manifest("signature", vec![config.clone()], vec![], Some(image.digest.clone()));
+    let sig = manifest(
+        "signature",
+        vec![config.clone()],
+        vec![],
+        Some(image.digest.clone()),
+    );
     store.put_manifest(&a, &sig, None).await.unwrap();
     let referrers = store.referrers(&a, &image.digest).await.unwrap();
     assert_eq!(referrers.len(), 1);
     assert_eq!(referrers[0].digest, sig.digest);
     assert_eq!(referrers[0].size, b"signature".len() as u64);
-    assert_eq!(referrers[0].artifact_type.as_deref(), Some("application/vnd.example"));
+    assert_eq!(
+        referrers[0].artifact_type.as_deref(),
+        Some("application/vnd.example")
+    );
     assert_eq!(referrers[0].annotations.as_deref(), Some(r#"{"k":"v"}"#));
     assert!(store.referrers(&b, &image.digest).await.unwrap().is_empty());
 
     // Deleting a manifest removes its tags; deleting a tag leaves the manifest.
     assert!(store.delete_tag(&a, &"c".parse().unwrap()).await.unwrap());
     assert!(!store.delete_tag(&a, &"c".parse().unwrap()).await.unwrap());
-    assert!(store.manifest(&a, &Reference::Digest(image.digest.clone())).await.unwrap().is_some());
+    assert!(
+        store
+            .manifest(&a, &Reference::Digest(image.digest.clone()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(store.delete_manifest(&a, &image.digest).await.unwrap());
     assert!(!store.delete_manifest(&a, &image.digest).await.unwrap());
-    assert_eq!(store.tags(&a, None, None).await.unwrap().unwrap(), ["multi", "v1"]);
-    assert_eq!(store.manifest(&a, &Reference::Tag("a".parse().unwrap())).await.unwrap(), None);
+    assert_eq!(
+        store.tags(&a, None, None).await.unwrap().unwrap(),
+        ["multi", "v1"]
+    );
+    assert_eq!(
+        store
+            .manifest(&a, &Reference::Tag("a".parse().unwrap()))
+            .await
+            .unwrap(),
+        None
+    );
 
     // Upload sessions.
     let now = OffsetDateTime::now_utc();
@@ -202,9 +348,22 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     store.create_upload(&session).await.unwrap();
     let found = store.upload("s-1").await.unwrap().unwrap();
     assert_eq!(found.repository, a);
-    assert_eq!(store.idle_uploads(now - Duration::hours(1)).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .idle_uploads(now - Duration::hours(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     store.touch_upload("s-1").await.unwrap();
-    assert!(store.idle_uploads(now - Duration::hours(1)).await.unwrap().is_empty());
+    assert!(
+        store
+            .idle_uploads(now - Duration::hours(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.delete_upload("s-1").await.unwrap());
     assert_eq!(store.upload("s-1").await.unwrap(), None);
 
@@ -212,8 +371,14 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     // orphan; once it goes, `layer` is referenced by nothing.
     assert!(store.delete_orphan_manifests().await.unwrap() >= 1);
     let candidates = store.unreferenced_blobs().await.unwrap();
-    assert!(candidates.iter().any(|c| c.digest == layer), "layer is unreferenced");
-    assert!(!candidates.iter().any(|c| c.digest == config), "config is still referenced");
+    assert!(
+        candidates.iter().any(|c| c.digest == layer),
+        "layer is unreferenced"
+    );
+    assert!(
+        !candidates.iter().any(|c| c.digest == config),
+        "config is still referenced"
+    );
     // A recent link protects the blob.
     let removed = store
         .sweep_blob(&layer, now - Duration::hours(1), Box::pin(async { Ok(()) }))
@@ -229,7 +394,11 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     assert!(!store.blob_in_use(&layer).await.unwrap());
     // A referenced blob is never swept.
     let removed = store
-        .sweep_blob(&config, now + Duration::hours(1), Box::pin(async { Ok(()) }))
+        .sweep_blob(
+            &config,
+            now + Duration::hours(1),
+            Box::pin(async { Ok(()) }),
+        )
         .await
         .unwrap();
     assert!(!removed);

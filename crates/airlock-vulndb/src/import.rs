@@ -241,7 +241,8 @@ impl<'g> SourceWriter<'g> {
                 advisory.summary,
                 (!advisory.aliases.is_empty()).then(|| to_json(&advisory.aliases)),
                 (!advisory.severity.is_empty()).then(|| to_json(&advisory.severity)),
-                (!advisory.references.is_empty()).then(|| self.codec.encode(to_json(&advisory.references))),
+                (!advisory.references.is_empty())
+                    .then(|| self.codec.encode(to_json(&advisory.references))),
                 advisory.database_specific.as_ref().map(to_json),
             ])
             .map_err(sqlite(path, "insert a record"))?;

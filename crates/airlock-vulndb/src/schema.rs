@@ -54,4 +54,4 @@ CREATE TABLE affected(
 ";
 
 /// Fragments at least this long are stored zlib-compressed.
-pub const COMPRESS_FROM: usize = 160;
+pub const COMPRESS_FROM: usize = 512;

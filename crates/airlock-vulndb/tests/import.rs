@@ -91,7 +91,8 @@ fn lookups_use_the_normalised_name_and_round_trip_the_record() {
     assert_eq!(first.aliases, vec!["CVE-PYSEC-1"]);
     assert_eq!(first.references, vec!["https://example.invalid/PYSEC-1"]);
     assert_eq!(first.severity.len(), 1);
-    assert_eq!(first.affected[0].versions, vec!["0.1", "0.2"]);
+    let versions: Vec<&str> = first.affected[0].versions.iter().collect();
+    assert_eq!(versions, vec!["0.1", "0.2"]);
     assert_eq!(
         first.affected[0].package.as_ref().unwrap().ecosystem,
         "PyPI"
@@ -104,8 +105,10 @@ fn lookups_use_the_normalised_name_and_round_trip_the_record() {
 fn lookups_go_through_the_family_and_keep_only_matching_releases() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("osv.db");
-    let entry = |ecosystem: &str| json!({"package": {"ecosystem": ecosystem, "name": "openssl"},
-        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.1n-0+deb10u4"}]}]});
+    let entry = |ecosystem: &str| {
+        json!({"package": {"ecosystem": ecosystem, "name": "openssl"},
+        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.1.1n-0+deb10u4"}]}]})
+    };
     let debian = json!({"id": "DSA-1-1", "modified": "2023-01-01T00:00:00Z",
         "affected": [entry("Debian:10"), entry("Debian:11")]});
     let ubuntu = json!({"id": "USN-1", "modified": "2023-01-01T00:00:00Z",
@@ -130,7 +133,10 @@ fn lookups_go_through_the_family_and_keep_only_matching_releases() {
     };
     assert_eq!(releases("Debian:11"), vec!["Debian:11"]);
     assert!(releases("Debian:12").is_empty());
-    assert_eq!(releases("Ubuntu:22.04"), vec!["Ubuntu:22.04:LTS", "Ubuntu:Pro:22.04:LTS"]);
+    assert_eq!(
+        releases("Ubuntu:22.04"),
+        vec!["Ubuntu:22.04:LTS", "Ubuntu:Pro:22.04:LTS"]
+    );
 }
 
 #[test]

@@ -81,16 +81,16 @@ impl DockerArchiveSource {
                         size: entry.size(),
                     },
                 );
-            } else if kind.is_symlink() || kind.is_hard_link() {
-                if let Some(target) = entry.link_name_bytes() {
-                    let target = String::from_utf8_lossy(&target).to_string();
-                    let target = if kind.is_symlink() {
-                        resolve_relative(&name, &target)
-                    } else {
-                        normalize(&target)
-                    };
-                    entries.insert(name, ArchiveEntry::Link { target });
-                }
+            } else if (kind.is_symlink() || kind.is_hard_link())
+                && let Some(target) = entry.link_name_bytes()
+            {
+                let target = String::from_utf8_lossy(&target).to_string();
+                let target = if kind.is_symlink() {
+                    resolve_relative(&name, &target)
+                } else {
+                    normalize(&target)
+                };
+                entries.insert(name, ArchiveEntry::Link { target });
             }
         }
         Ok(DockerArchiveSource {
