@@ -19,6 +19,7 @@
 #   HEY_N=20000 HEY_C=16 HEY_RUNS=3   manifest GET load
 #   BLOB_MB=1024    size of the blob pushed for the RSS measurement
 #   DISTRIBUTION=/usr/bin/docker-registry
+#   AIRLOCK_BIN=path   use this airlock binary instead of building one
 set -euo pipefail
 
 RUNS="${RUNS:-5}"
@@ -55,9 +56,13 @@ for tool in skopeo umoci hey curl python3 "$DISTRIBUTION"; do
 done
 
 cd "$root"
-echo "== building airlock (release)"
-cargo build --release --quiet -p airlock-cli
-airlock="$target/release/airlock"
+if [ -n "${AIRLOCK_BIN:-}" ]; then
+    airlock="$AIRLOCK_BIN"
+else
+    echo "== building airlock (release)"
+    cargo build --release --quiet -p airlock-cli
+    airlock="$target/release/airlock"
+fi
 
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -520,7 +520,16 @@ impl MetadataStore for SqliteMetadataStore {
         rows.into_iter().map(upload_from_row).collect()
     }
 
-    async fn delete_orphan_manifests(&self) -> Result<u64, StoreError> {
+    async fn delete_orphan_manifests(&self, dry_run: bool) -> Result<u64, StoreError> {
+        if dry_run {
+            return sqlx::query(
+                "SELECT COUNT(*) FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)",
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map(|r| u64::try_from(r.get::<i64, _>(0)).unwrap_or(0))
+            .map_err(db_error("count orphan manifests"));
+        }
         sqlx::query(
             "DELETE FROM manifests WHERE digest NOT IN (SELECT digest FROM repository_manifests)",
         )
@@ -533,7 +542,10 @@ impl MetadataStore for SqliteMetadataStore {
     async fn unreferenced_blobs(&self) -> Result<Vec<GcCandidate>, StoreError> {
         let rows = sqlx::query(
             "SELECT digest, MAX(linked_at) FROM blob_links
-             WHERE digest NOT IN (SELECT child_digest FROM manifest_references WHERE kind = 'blob')
+             WHERE digest NOT IN (
+                 SELECT r.child_digest FROM manifest_references r
+                 JOIN repository_manifests rm ON rm.digest = r.manifest_digest
+                 WHERE r.kind = 'blob')
              GROUP BY digest ORDER BY digest",
         )
         .fetch_all(&self.pool)

@@ -63,9 +63,7 @@ impl Registry {
         }
 
         // 2. Manifests no repository holds any more.
-        if !options.dry_run {
-            report.orphan_manifests = self.meta.delete_orphan_manifests().await?;
-        }
+        report.orphan_manifests = self.meta.delete_orphan_manifests(options.dry_run).await?;
 
         // 3. Blobs nothing references: linked ones past the grace period,
         // then files no repository links at all.

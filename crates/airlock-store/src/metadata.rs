@@ -210,10 +210,11 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     /// Upload sessions not written to since `cutoff`.
     async fn idle_uploads(&self, cutoff: OffsetDateTime) -> Result<Vec<UploadSession>, StoreError>;
 
-    /// Deletes manifests that are in no repository. Returns how many.
-    async fn delete_orphan_manifests(&self) -> Result<u64, StoreError>;
+    /// Deletes manifests that are in no repository (with `dry_run`, only
+    /// counts them). Returns how many.
+    async fn delete_orphan_manifests(&self, dry_run: bool) -> Result<u64, StoreError>;
 
-    /// Linked blobs that no stored manifest references.
+    /// Linked blobs that no manifest still in a repository references.
     async fn unreferenced_blobs(&self) -> Result<Vec<GcCandidate>, StoreError>;
 
     /// Under the blob lock: if `digest` is still referenced by no manifest and

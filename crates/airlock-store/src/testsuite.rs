@@ -369,7 +369,19 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
 
     // Garbage collection: `image` is in no repository now, so it is an
     // orphan; once it goes, `layer` is referenced by nothing.
-    assert!(store.delete_orphan_manifests().await.unwrap() >= 1);
+    let candidates = store.unreferenced_blobs().await.unwrap();
+    assert!(
+        candidates.iter().any(|c| c.digest == layer),
+        "a blob held only by an orphan is unreferenced"
+    );
+    let orphans = store.delete_orphan_manifests(true).await.unwrap();
+    assert!(orphans >= 1);
+    assert_eq!(
+        store.delete_orphan_manifests(false).await.unwrap(),
+        orphans,
+        "a dry run counts what a real run removes"
+    );
+    assert_eq!(store.delete_orphan_manifests(true).await.unwrap(), 0);
     let candidates = store.unreferenced_blobs().await.unwrap();
     assert!(
         candidates.iter().any(|c| c.digest == layer),

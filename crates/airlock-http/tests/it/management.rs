@@ -220,9 +220,10 @@ async fn gc_removes_unique_layers_and_keeps_shared_ones() {
         })
         .await
         .unwrap();
-    // (It under-counts here: the deleted manifest's references still hold
-    // until a real run removes the orphan manifest.)
-    assert_eq!(dry.blobs_removed, 0, "{dry:?}");
+    // ...but counts exactly what the real run below removes.
+    assert_eq!(dry.orphan_manifests, 1, "{dry:?}");
+    assert_eq!(dry.blobs_removed, 1, "{dry:?}");
+    assert_eq!(dry.bytes_removed, 12, "{dry:?}");
     assert!(app.blob_file(&unique).exists());
     app.get("/v2/gc/manifests/new").await.expect(StatusCode::OK);
 
