@@ -98,7 +98,12 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
         DbCommand::Export { file, db } => {
             let path = db.resolve();
             airlock_vulndb::export(&path, &file)?;
-            println!("exported {} to {} ({})", path.display(), file.display(), size_of(&file));
+            println!(
+                "exported {} to {} ({})",
+                path.display(),
+                file.display(),
+                size_of(&file)
+            );
             Ok(0)
         }
         DbCommand::Status { db } => {
@@ -120,7 +125,11 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
             for source in &sources {
                 println!(
                     "{:<16} {:>9} {:>10} {:>6}  {}",
-                    source.ecosystem, source.records, source.withdrawn, source.bad, source.last_refresh
+                    source.ecosystem,
+                    source.records,
+                    source.withdrawn,
+                    source.bad,
+                    source.last_refresh
                 );
             }
             if sources.is_empty() {

@@ -38,7 +38,11 @@ pub fn run(args: GcArgs) -> anyhow::Result<u8> {
             .await
             .context("garbage collection failed")
     })?;
-    let verb = if args.dry_run { "would remove" } else { "removed" };
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     println!(
         "gc {verb}: {} blobs ({} bytes), {} orphaned manifests, {} expired uploads",
         report.blobs_removed, report.bytes_removed, report.orphan_manifests, report.expired_uploads

@@ -1,9 +1,14 @@
 //! `airlock scan`: inventories an image (OCI layout, docker archive or
 //! registry) and renders the report in the chosen format.
 //!
-//! This module only turns flags into [`ScanOptions`], draws the progress bar
-//! and writes the output; the scan itself is `airlock-scanner`, the formats
-//! are `airlock-report`.
+//! This module only turns flags into [`ScanOptions`], draws the progress bar,
+//! matches the inventory against the vulnerability database and writes the
+//! output; the scan itself is `airlock-scanner`, matching is
+//! `airlock-matcher` over `airlock-vulndb`, the formats are `airlock-report`.
+//!
+//! An empty or missing database is never silent: a loud warning goes to
+//! stderr and every report says `"vulnerability_data": "missing"`, which the
+//! gate treats as a failure.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -11,9 +16,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_report::{Format, ReportContext};
+use airlock_scan_model::{ScanReport, Severity, VulnerabilityData};
 use airlock_scanner::{
     Credentials, LayerCache, RegistryOptions, ScanLimits, ScanOptions, ScanProgress, Target,
 };
+use airlock_vulndb::VulnDb;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -61,13 +68,85 @@ pub struct ScanArgs {
     /// Wall-time limit of the scan, e.g. 90s, 5m, 1h.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Vulnerability database [default: $AIRLOCK_DATA_DIR/vulndb/osv.db].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Only inventory packages; do not look for vulnerabilities.
+    #[arg(long, conflicts_with_all = ["db", "severity", "ignore_unfixed"])]
+    pub inventory_only: bool,
+    /// Show only findings of these severities (critical,high,medium,low,unknown).
+    #[arg(long, value_delimiter = ',', value_parser = parse_severity)]
+    pub severity: Vec<Severity>,
+    /// Hide findings that have no fixed version.
+    #[arg(long)]
+    pub ignore_unfixed: bool,
+    /// Exit with this code when findings remain after filtering (as in CI pipelines).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub exit_code: u8,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "critical" => Ok(Severity::Critical),
+        "high" => Ok(Severity::High),
+        "medium" => Ok(Severity::Medium),
+        "low" => Ok(Severity::Low),
+        "unknown" => Ok(Severity::Unknown),
+        other => Err(format!(
+            "unknown severity {other:?} (use critical, high, medium, low or unknown)"
+        )),
+    }
+}
+
+/// Matches every report's inventory against the database, or marks the
+/// data missing (loudly) when there is no usable database.
+fn match_vulnerabilities(reports: &mut [ScanReport], args: &ScanArgs) -> anyhow::Result<()> {
+    let path = args
+        .db
+        .clone()
+        .unwrap_or_else(crate::cmd_db::default_db_path);
+    let db = match VulnDb::open(&path) {
+        Ok(db) if db.active_records()? > 0 => Some(db),
+        Ok(_) => None,
+        Err(airlock_vulndb::Error::Missing(_)) => None,
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("opening the vulnerability database {}", path.display()));
+        }
+    };
+    let Some(db) = db else {
+        eprintln!(
+            "WARNING: no vulnerability data in {} — findings were NOT checked.\n\
+             WARNING: run `airlock db update` or `airlock db import PATH` first; the gate rejects images scanned without data.",
+            path.display()
+        );
+        for report in reports.iter_mut() {
+            report.vulnerability_data = VulnerabilityData::Missing;
+        }
+        return Ok(());
+    };
+    for report in reports.iter_mut() {
+        let outcome = airlock_matcher::match_inventory(&report.inventory, &db);
+        report.vulnerability_data = VulnerabilityData::Present;
+        report.findings = outcome
+            .findings
+            .into_iter()
+            .filter(|f| args.severity.is_empty() || args.severity.contains(&f.severity))
+            .filter(|f| !args.ignore_unfixed || !f.fixed_versions.is_empty())
+            .collect();
+        report.warnings.extend(outcome.warnings);
+    }
+    Ok(())
 }
 
 /// Runs `airlock scan`.
 pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let target: Target = args.target.parse()?;
     let options = scan_options(&args)?;
-    let reports = airlock_scanner::scan(&target, &options)?;
+    let mut reports = airlock_scanner::scan(&target, &options)?;
+    if !args.inventory_only {
+        match_vulnerabilities(&mut reports, &args)?;
+    }
     let text = args.format.write(&reports, &ReportContext::now())?;
     match &args.output {
         Some(path) => std::fs::write(path, text)
@@ -82,7 +161,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
                 .context("writing the report to standard output")?;
         }
     }
-    Ok(0)
+    let remaining: usize = reports.iter().map(|r| r.findings.len()).sum();
+    Ok(if remaining > 0 { args.exit_code } else { 0 })
 }
 
 fn scan_options(args: &ScanArgs) -> anyhow::Result<ScanOptions> {

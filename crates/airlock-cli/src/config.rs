@@ -77,11 +77,13 @@ pub struct Config {
 /// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
 pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .with_context(|| format!("invalid duration {text:?}: expected a number followed by s, m, h or d"))?;
+    let number: u64 = number.parse().with_context(|| {
+        format!("invalid duration {text:?}: expected a number followed by s, m, h or d")
+    })?;
     let seconds = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -93,7 +95,8 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<RawConfig> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 
@@ -108,9 +111,11 @@ impl Config {
             .and_then(|s| s.listen.clone())
             .or(file.listen)
             .unwrap_or_else(|| "127.0.0.1:5000".to_owned());
-        let listen = listen_text
-            .parse()
-            .with_context(|| format!("invalid listen address {listen_text:?} (expected HOST:PORT, e.g. 127.0.0.1:5000)"))?;
+        let listen = listen_text.parse().with_context(|| {
+            format!(
+                "invalid listen address {listen_text:?} (expected HOST:PORT, e.g. 127.0.0.1:5000)"
+            )
+        })?;
         let data_dir = common
             .data_dir
             .clone()
@@ -135,7 +140,10 @@ impl Config {
         if max_manifest_bytes == 0 {
             bail!("max_manifest_bytes must be greater than zero");
         }
-        let upload_ttl = match server.and_then(|s| s.upload_ttl.clone()).or(file.upload_ttl) {
+        let upload_ttl = match server
+            .and_then(|s| s.upload_ttl.clone())
+            .or(file.upload_ttl)
+        {
             Some(text) => parse_duration(&text).context("invalid upload_ttl")?,
             None => Duration::from_secs(24 * 3600),
         };
@@ -155,7 +163,9 @@ impl Config {
     /// Starts logging as configured.
     pub fn init_logging(&self) {
         let filter = tracing_subscriber::EnvFilter::new(&self.log_level);
-        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
         match self.log_format {
             LogFormat::Json => builder.json().init(),
             LogFormat::Text => builder.init(),
@@ -197,12 +207,17 @@ mod tests {
     fn flags_override_the_file_and_the_file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("airlock.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:6000\"\nupload_ttl = \"2h\"\nlog_format = \"json\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:6000\"\nupload_ttl = \"2h\"\nlog_format = \"json\"\n",
+        )
+        .unwrap();
         let config = Config::load(&common(Some(path.clone())), Some(&server(None))).unwrap();
         assert_eq!(config.listen.port(), 6000);
         assert_eq!(config.upload_ttl, Duration::from_secs(7200));
         assert_eq!(config.log_format, LogFormat::Json);
-        let config = Config::load(&common(Some(path)), Some(&server(Some("127.0.0.1:7000")))).unwrap();
+        let config =
+            Config::load(&common(Some(path)), Some(&server(Some("127.0.0.1:7000")))).unwrap();
         assert_eq!(config.listen.port(), 7000);
     }
 
@@ -212,12 +227,24 @@ mod tests {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "lisen = \"x\"\n").unwrap();
         let error = format!("{:#}", Config::load(&common(Some(path)), None).unwrap_err());
-        assert!(error.contains("unknown field") && error.contains("lisen"), "{error}");
-        let error = format!("{:#}", Config::load(&common(None), Some(&server(Some("nowhere")))).unwrap_err());
-        assert!(error.contains("invalid listen address \"nowhere\""), "{error}");
+        assert!(
+            error.contains("unknown field") && error.contains("lisen"),
+            "{error}"
+        );
+        let error = format!(
+            "{:#}",
+            Config::load(&common(None), Some(&server(Some("nowhere")))).unwrap_err()
+        );
+        assert!(
+            error.contains("invalid listen address \"nowhere\""),
+            "{error}"
+        );
         let mut args = server(None);
         args.upload_ttl = Some("3 weeks".into());
-        let error = format!("{:#}", Config::load(&common(None), Some(&args)).unwrap_err());
+        let error = format!(
+            "{:#}",
+            Config::load(&common(None), Some(&args)).unwrap_err()
+        );
         assert!(error.contains("invalid upload_ttl"), "{error}");
     }
 
