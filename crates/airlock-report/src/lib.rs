@@ -38,6 +38,10 @@ pub enum Format {
     CycloneDx,
     /// SPDX 2.3 JSON.
     Spdx,
+    /// SARIF 2.1.0, one rule per vulnerability id.
+    Sarif,
+    /// One self-contained HTML page.
+    Html,
 }
 
 /// One row of the format table.
@@ -71,6 +75,16 @@ pub const FORMATS: &[FormatEntry] = &[
         format: Format::Spdx,
         name: "spdx",
         write: spdx::write,
+    },
+    FormatEntry {
+        format: Format::Sarif,
+        name: "sarif",
+        write: sarif::write,
+    },
+    FormatEntry {
+        format: Format::Html,
+        name: "html",
+        write: html::write,
     },
 ];
 
