@@ -174,7 +174,7 @@ for name in airlock distribution; do
             echo "bench: $name answered only ${ok:-0} of $HEY_N GETs with 200:" >&2
             sed -n '/Status code distribution/,$p' "$work/hey-$name-$run.txt" >&2
         fi
-        rps[$name]+=" $(awk '/Requests\/sec/ { print $2 }' "$work/hey-$name-$run.txt")"
+        rps[$name]+=" $(awk '/Requests\/sec/ { printf "%.0f", $2 }' "$work/hey-$name-$run.txt")"
     done
     echo "$name requests/s:${rps[$name]}"
 done

@@ -21,11 +21,51 @@ use airlock_oci::{Algorithm, Digest};
 use airlock_store::{BlobStore, ByteStream, StoreError, StoredBlob};
 use futures::StreamExt;
 use tokio::fs;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
 /// Read buffer size for serving blobs.
 const READ_CHUNK: usize = 256 * 1024;
+
+/// Chunk size for serving committed blobs from a blocking reader thread.
+const SERVE_CHUNK: usize = 1024 * 1024;
+
+/// Streams up to `length` bytes of `file` from a blocking thread, one
+/// `SERVE_CHUNK` at a time, straight into the buffers that go on the wire:
+/// one hand-off and no extra copy per chunk, and at most two chunks in
+/// flight per download, so memory stays bounded.
+fn blocking_stream(mut file: std::fs::File, length: u64) -> ByteStream {
+    use std::io::Read as _;
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(2);
+    tokio::task::spawn_blocking(move || {
+        let mut remaining = length;
+        while remaining > 0 {
+            let want = usize::try_from(remaining.min(SERVE_CHUNK as u64)).unwrap_or(SERVE_CHUNK);
+            let mut buffer = bytes::BytesMut::zeroed(want);
+            let read = match file.read(&mut buffer) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(e));
+                    return;
+                }
+            };
+            buffer.truncate(read);
+            remaining -= read as u64;
+            if sender.blocking_send(Ok(buffer.freeze())).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    Box::pin(tokio_stream_from(receiver))
+}
+
+fn tokio_stream_from(
+    mut receiver: tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
 
 /// A [`BlobStore`] rooted at a directory.
 #[derive(Debug, Clone)]
@@ -102,19 +142,16 @@ impl BlobStore for FsBlobStore {
         range: Option<(u64, u64)>,
     ) -> Result<ByteStream, StoreError> {
         let path = self.blob_path(digest);
-        let mut file = fs::File::open(&path)
-            .await
-            .map_err(io_error(format!("blob {digest}")))?;
-        match range {
-            None => Ok(Box::pin(ReaderStream::with_capacity(file, READ_CHUNK))),
+        let mut file = std::fs::File::open(&path).map_err(io_error(format!("blob {digest}")))?;
+        let length = match range {
+            None => u64::MAX,
             Some((start, end)) => {
-                file.seek(SeekFrom::Start(start))
-                    .await
+                std::io::Seek::seek(&mut file, SeekFrom::Start(start))
                     .map_err(io_error(format!("seek blob {digest}")))?;
-                let limited = file.take(end.saturating_sub(start) + 1);
-                Ok(Box::pin(ReaderStream::with_capacity(limited, READ_CHUNK)))
+                end.saturating_sub(start) + 1
             }
-        }
+        };
+        Ok(blocking_stream(file, length))
     }
 
     async fn delete(&self, digest: &Digest) -> Result<(), StoreError> {
