@@ -101,6 +101,7 @@ pub fn analyze_layer<R: Read>(
     };
     let mut walk = Walk::new(&digest, limits);
     let mut archive = tar::Archive::new(counting);
+    walk.counters = Some(Rc::clone(&counters));
     let outcome = walk.run(&mut archive).and_then(|()| {
         // Read to the end so the decompressor checks its trailer (CRC, size):
         // a stream truncated after the tar end marker is still an error.
@@ -353,6 +354,10 @@ struct Walk<'a> {
     pending: HashMap<String, Vec<String>>,
     /// Symlink path → resolved target, for following chains.
     symlinks: HashMap<String, String>,
+    /// Decompressed bytes read so far (to tell a missing end marker from truncation).
+    counters: Option<Rc<Counters>>,
+    /// Stream offset where the last entry's data ends.
+    last_data_end: u64,
 }
 
 impl<'a> Walk<'a> {
@@ -372,12 +377,26 @@ impl<'a> Walk<'a> {
             produced: HashSet::new(),
             pending: HashMap::new(),
             symlinks: HashMap::new(),
+            counters: None,
+            last_data_end: 0,
         }
     }
 
     fn run<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<(), WalkFailure> {
         for entry in archive.entries()? {
-            let entry = entry?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) if self.ends_after_complete_entry(&error) => {
+                    self.analysis.warnings.push(format!(
+                        "layer {} ends without tar padding or end-of-archive marker after its last complete entry \
+                         (the tool that wrote it did not close its tar stream); every entry was read whole",
+                        self.digest
+                    ));
+                    return Ok(());
+                }
+                Err(error) => return Err(error.into()),
+            };
+            self.last_data_end = entry.raw_file_position().saturating_add(entry.size());
             self.entries += 1;
             if self.entries > self.limits.max_entries {
                 return Err(WalkError::TooManyEntries {
@@ -395,6 +414,20 @@ impl<'a> Walk<'a> {
             self.entry(entry)?;
         }
         Ok(())
+    }
+
+    /// Some writers (Debian's umoci 0.4.7, for one) never close their tar
+    /// stream: the last entry's data is whole, but its padding and the two
+    /// zero blocks are missing. The compressor's own trailer was verified, so
+    /// the layer is intact; only a stream that ends *inside* an entry's data
+    /// is truncated.
+    fn ends_after_complete_entry(&self, error: &io::Error) -> bool {
+        let read = self.counters.as_ref().map_or(0, |c| c.layer.get());
+        find_fault(error).is_none()
+            && error.to_string().contains("unexpected EOF")
+            && self.entries > 0
+            && read >= self.last_data_end
+            && read < self.last_data_end + 512
     }
 
     fn entry<R: Read>(&mut self, entry: tar::Entry<'_, R>) -> Result<(), WalkFailure> {

@@ -515,3 +515,50 @@ fn an_empty_blob_is_an_empty_tar_but_a_truncated_gzip() {
         WalkError::Truncated { .. }
     ));
 }
+
+/// Gzips `bytes` as one complete member (a valid gzip trailer).
+fn gzip_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Debian's umoci 0.4.7 writes layers whose tar stream is never closed: the
+/// last entry's data is whole but its padding and the end-of-archive blocks
+/// are missing. GNU tar complains, yet every byte of every file is there and
+/// the gzip trailer is valid; the scan must read them (found when scanning an
+/// image pushed with skopeo from a umoci layout).
+#[test]
+fn regression_umoci_layers_without_end_of_archive_are_read() {
+    let tar = LayerBuilder::new()
+        .file("etc/os-release", OS_RELEASE)
+        .file("var/lib/dpkg/status", fixtures::dpkg_status())
+        .build_tar();
+    let status_len = fixtures::dpkg_status().len();
+    // Headers + data of both files, without the last file's padding and the two zero blocks.
+    let os_release_blocks = OS_RELEASE.len().div_ceil(512) * 512;
+    let unclosed = &tar[..512 + os_release_blocks + 512 + status_len];
+    assert_ne!(
+        status_len % 512,
+        0,
+        "the fixture must need padding for this test to mean anything"
+    );
+    let analysis =
+        analyze(&gzip_bytes(unclosed), GZIP).expect("an unclosed tar stream is readable");
+    assert!(
+        analysis
+            .warnings
+            .iter()
+            .any(|w| w.contains("ends without tar padding")),
+        "{:?}",
+        analysis.warnings
+    );
+    let (os, packages) = merge_layers(&[analysis]);
+    assert!(os.is_some());
+    assert!(packages.iter().any(|p| p.name == "libc6"), "{packages:?}");
+
+    // A stream that ends inside the last entry's data is still truncated.
+    let cut = &tar[..512 + os_release_blocks + 512 + status_len - 10];
+    let error = analyze(&gzip_bytes(cut), GZIP).unwrap_err();
+    assert!(matches!(error, WalkError::Truncated { .. }), "{error:?}");
+}

@@ -778,3 +778,62 @@ fn json_log_format_writes_one_json_object_per_line() {
         "{text}"
     );
 }
+
+#[test]
+fn scan_pulls_an_image_pushed_with_skopeo_from_airlock_itself() {
+    if !require_skopeo_and_umoci("scan_pulls_an_image_pushed_with_skopeo_from_airlock_itself") {
+        return;
+    }
+    let work = tempdir();
+    let source = Layout::init(&work.path().join("source"));
+    source.new_image("1.0");
+    let rootfs = work.path().join("rootfs");
+    let dist_info = rootfs.join("lib/python3/dist-packages/requests-2.19.0.dist-info");
+    std::fs::create_dir_all(&dist_info).unwrap();
+    std::fs::write(
+        dist_info.join("METADATA"),
+        "Metadata-Version: 2.1\nName: requests\nVersion: 2.19.0\nLicense: Apache 2.0\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+    std::fs::write(
+        rootfs.join("etc/os-release"),
+        "ID=alpine\nVERSION_ID=3.19.1\n",
+    )
+    .unwrap();
+    source.insert("1.0", &rootfs, "/usr");
+    source.insert("1.0", &rootfs.join("etc"), "/etc");
+    let server = Server::start(&work.path().join("data"), &[]);
+    let reference = server.docker_ref("unscanned/team-a/scanme:1.0");
+    push_layout(&source.dir, "1.0", &reference, &["--preserve-digests"]);
+    let registry_reference = reference.trim_start_matches("docker://");
+
+    let output = Command::new(AIRLOCK)
+        .args([
+            "scan",
+            registry_reference,
+            "--insecure",
+            "--inventory-only",
+            "--no-cache",
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("run airlock scan");
+    assert!(
+        output.status.success(),
+        "scan failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("scan prints JSON");
+    assert_eq!(report["artifact"]["digest"], source.digest("1.0"));
+    assert_eq!(report["os"]["ecosystem"], "Alpine:v3.19");
+    let packages = report["packages"].as_array().unwrap();
+    assert!(
+        packages.iter().any(|p| p["ecosystem"] == "PyPI"
+            && p["name"] == "requests"
+            && p["version"] == "2.19.0"
+            && p["path"] == "usr/lib/python3/dist-packages/requests-2.19.0.dist-info/METADATA"),
+        "{packages:#?}"
+    );
+}
