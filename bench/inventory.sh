@@ -10,7 +10,8 @@
 #    per ecosystem (bench/inventory/compare.py).
 # 3. Times, RUNS rounds with the tools interleaved: the floor (gzip -dc of
 #    the layer blobs to /dev/null), airlock cold (--no-cache) and warm
-#    (--cache-dir), syft, trivy; records peak RSS with /usr/bin/time.
+#    (--cache-dir), syft, trivy; records wall time, and peak RSS and CPU
+#    time with /usr/bin/time.
 # 4. Prints a Markdown results block (bench/inventory/report.py); with
 #    UPDATE_README=1 it replaces the results block in bench/README.md.
 #
@@ -154,6 +155,9 @@ else
 fi
 # A private copy: a concurrent rebuild must not swap the binary mid-run.
 airlock="$work/bin/airlock"
+# The inventory only, like the peers' SBOM mode: no vulnerability matching.
+scan_flags=()
+if "$airlock" scan --help 2>/dev/null | grep -q -- --inventory-only; then scan_flags=(--inventory-only); fi
 
 syft_version="$("$syft" version 2>/dev/null | awk '/^Version:/ {print $2}')"
 trivy_version="$("$trivy" --version 2>/dev/null | awk '/^Version:/ {print $2}')"
@@ -161,11 +165,11 @@ trivy_version="$("$trivy" --version 2>/dev/null | awk '/^Version:/ {print $2}')"
 # --- 2. the inventories ------------------------------------------------------
 
 say "inventories"
-timeout "$step_timeout" "$airlock" scan "oci:$oci:$tag" --no-cache --format json -o "$out/airlock.json" \
+timeout "$step_timeout" "$airlock" scan "${scan_flags[@]}" "oci:$oci:$tag" --no-cache --format json -o "$out/airlock.json" \
     || die "airlock scan --format json failed"
-timeout "$step_timeout" "$airlock" scan "oci:$oci:$tag" --no-cache --format cyclonedx -o "$out/airlock.cdx.json" \
+timeout "$step_timeout" "$airlock" scan "${scan_flags[@]}" "oci:$oci:$tag" --no-cache --format cyclonedx -o "$out/airlock.cdx.json" \
     || die "airlock scan --format cyclonedx failed"
-timeout "$step_timeout" "$airlock" scan "docker-archive:$archive" --no-cache --format json \
+timeout "$step_timeout" "$airlock" scan "${scan_flags[@]}" "docker-archive:$archive" --no-cache --format json \
     -o "$out/airlock-docker-archive.json" || die "airlock scan docker-archive: failed"
 # Syft's image defaults skip lockfiles; the comparison adds its Cargo.lock and
 # package-lock.json catalogers so that every file in the image has a peer.
@@ -205,13 +209,13 @@ measure() {
         "$rss" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" >> "$timings"
 }
 rm -rf "$work/airlock-cache"
-"$airlock" scan "oci:$oci:$tag" --cache-dir "$work/airlock-cache" --format json -o /dev/null
+"$airlock" scan "${scan_flags[@]}" "oci:$oci:$tag" --cache-dir "$work/airlock-cache" --format json -o /dev/null
 load="$(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$runs"); do
     say "timing round $round of $runs"
     measure floor "$round" gzip -dc "${layer_blobs[@]}"
-    measure airlock-cold "$round" "$airlock" scan "oci:$oci:$tag" --no-cache --format json -o /dev/null
-    measure airlock-warm "$round" "$airlock" scan "oci:$oci:$tag" --cache-dir "$work/airlock-cache" \
+    measure airlock-cold "$round" "$airlock" scan "${scan_flags[@]}" "oci:$oci:$tag" --no-cache --format json -o /dev/null
+    measure airlock-warm "$round" "$airlock" scan "${scan_flags[@]}" "oci:$oci:$tag" --cache-dir "$work/airlock-cache" \
         --format json -o /dev/null
     measure syft "$round" "$syft" scan "oci-dir:$oci" -q -o syft-json=/dev/null
     rm -rf "$work/trivy-cache"

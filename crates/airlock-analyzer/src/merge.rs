@@ -137,6 +137,7 @@ mod tests {
             licenses: Vec::new(),
             layer: "sha256:l".to_string(),
             path: path.to_string(),
+            application: false,
         }
     }
 

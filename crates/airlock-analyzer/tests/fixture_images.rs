@@ -75,10 +75,11 @@ fn the_application_layer_yields_every_language_ecosystem() {
             ("Packagist", 3),
             ("PyPI", 2),
             ("RubyGems", 1),
-            // Cargo.lock: itoa, serde; auditable: serde, rustls
-            ("crates.io", 4),
-            // @babel/core; lock v3: express, debug, @types/node; yarn: 2; pnpm: 3
-            ("npm", 9),
+            // Cargo.lock: itoa, serde and the application myapp; auditable: serde, rustls
+            ("crates.io", 5),
+            // @babel/core; lock v3: the application webapp, express, debug,
+            // @types/node; yarn: 2; pnpm: 3
+            ("npm", 10),
         ])
     );
 }

@@ -50,6 +50,14 @@ pub fn lookup_name(ecosystem: &str, name: &str) -> String {
     }
 }
 
+/// Whether the feed's `name` has the lookup name `key` (itself a
+/// [`lookup_name`] result): [`lookup_name`]`(ecosystem, name) == key`,
+/// without allocating when the names are spelled alike.
+pub fn has_lookup_name(ecosystem: &str, name: &str, key: &str) -> bool {
+    // Normalising is idempotent, so a verbatim match is a match.
+    name == key || (ecosystem_family(ecosystem) == "PyPI" && pep503_normalize(name) == key)
+}
+
 /// PEP 503: lowercase, runs of `-`, `_` and `.` become one `-`.
 pub fn pep503_normalize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
@@ -126,6 +134,20 @@ mod tests {
         assert_eq!(pep503_normalize("Foo__Bar-.baz"), "foo-bar-baz");
         assert_eq!(lookup_name("PyPI", "Jinja2"), "jinja2");
         assert_eq!(lookup_name("npm", "Foo_Bar"), "Foo_Bar");
+        for (ecosystem, name, key) in [
+            ("PyPI", "Jinja2", "jinja2"),
+            ("PyPI", "jinja2", "jinja2"),
+            ("PyPI", "zope.interface", "zope-interface"),
+            ("npm", "Foo_Bar", "Foo_Bar"),
+            ("npm", "Foo_Bar", "foo-bar"),
+            ("Go", "golang.org/x/net", "golang.org/x/net"),
+        ] {
+            assert_eq!(
+                has_lookup_name(ecosystem, name, key),
+                lookup_name(ecosystem, name) == key,
+                "{ecosystem} {name} {key}"
+            );
+        }
     }
 
     #[test]

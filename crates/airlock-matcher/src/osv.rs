@@ -49,6 +49,13 @@ pub struct Advisory {
     /// Affected packages.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub affected: Vec<Affected>,
+    /// Set by an [`AdvisorySource`](crate::AdvisorySource) that returned the
+    /// record without what only reporting reads (see
+    /// [`advisories_for_matching`](crate::AdvisorySource::advisories_for_matching)):
+    /// what it left out, still in that source's own encoding (opaque to
+    /// everyone else). Never read from or written to JSON.
+    #[serde(skip)]
+    pub deferred: Option<Box<[u8]>>,
 }
 
 /// One `severity[]` entry.

@@ -4,6 +4,12 @@
 //! package and never does I/O itself. The vulnerability database implements
 //! the trait over its (family, name) index; [`MemorySource`] serves tests and
 //! callers that already hold records in memory.
+//!
+//! Lookups come in two steps so that a source can skip decoding what only
+//! reporting reads for the many records that do not match:
+//! [`AdvisorySource::advisories_for_matching`] may return records marked
+//! [`Advisory::deferred`], and the matcher calls
+//! [`AdvisorySource::complete`] for those that match.
 
 use std::collections::HashMap;
 
@@ -29,6 +35,36 @@ pub trait AdvisorySource {
     /// `name`. Returning too much is fine (the matcher filters by exact
     /// release); returning too little loses findings.
     fn advisories(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, SourceError>;
+
+    /// The same records as [`advisories`](AdvisorySource::advisories), but a
+    /// source may leave out what only reporting reads (`summary`,
+    /// `severity`, `references`, the record-level rating) and mark such a
+    /// record with [`Advisory::deferred`]. Most records do not match, so the
+    /// matcher asks for the rest with [`complete`](AdvisorySource::complete)
+    /// only for those that do. By default, complete records.
+    fn advisories_for_matching(
+        &self,
+        ecosystem: &str,
+        name: &str,
+    ) -> Result<Vec<Advisory>, SourceError> {
+        self.advisories(ecosystem, name)
+    }
+
+    /// Fills in the fields left out of a record marked
+    /// [`Advisory::deferred`] by [`advisories_for_matching`]
+    /// (`ecosystem` and `name` are the lookup's, for error messages). By
+    /// default, nothing was left out.
+    ///
+    /// [`advisories_for_matching`]: AdvisorySource::advisories_for_matching
+    fn complete(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        advisory: &mut Advisory,
+    ) -> Result<(), SourceError> {
+        let _ = (ecosystem, name, advisory);
+        Ok(())
+    }
 }
 
 /// An in-memory [`AdvisorySource`].

@@ -24,6 +24,7 @@ fn package(ecosystem: &str, name: &str, version: &str) -> Package {
         licenses: Vec::new(),
         layer: "sha256:00".into(),
         path: "var/lib/dpkg/status".into(),
+        application: false,
     }
 }
 
@@ -468,4 +469,21 @@ fn bad_records_are_rejected_by_the_parser() {
     let no_modified = json!({"id": "X"});
     assert!(Advisory::from_json(no_modified.to_string().as_bytes()).is_err());
     assert!(Advisory::from_json(b"{not json").is_err());
+}
+
+#[test]
+fn application_packages_are_listed_but_never_matched() {
+    let records = vec![pypi("webapp", json!([{"introduced": "0"}]))];
+    let dependency = package("PyPI", "webapp", "1.0.0");
+    let mut application = dependency.clone();
+    application.application = true;
+    assert_eq!(
+        ids(&run(records.clone(), &[dependency])).len(),
+        1,
+        "the record matches a dependency"
+    );
+    assert!(
+        ids(&run(records, &[application])).is_empty(),
+        "but not the project itself"
+    );
 }

@@ -245,6 +245,7 @@ pub(crate) mod tests {
             licenses: vec![],
             layer: "sha256:0123456789abcdef0123456789abcdef".into(),
             path: "var/lib/dpkg/status".into(),
+            application: false,
         };
         ScanReport {
             schema_version: 1,

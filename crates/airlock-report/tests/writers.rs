@@ -31,6 +31,7 @@ fn package(
         licenses: Vec::new(),
         layer: layer.into(),
         path: path.into(),
+        application: false,
     }
 }
 

@@ -26,6 +26,11 @@ pub struct Package {
     pub layer: String,
     /// Path inside the image the package was read from (no leading `/`).
     pub path: String,
+    /// The project a lockfile describes (its root entry), not an installed
+    /// dependency: listed in the inventory and SBOMs, never matched against
+    /// advisories (a private project may share a public package's name).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub application: bool,
 }
 
 /// The operating system of an image.

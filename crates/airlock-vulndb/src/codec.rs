@@ -60,6 +60,31 @@ impl Codec {
         }
     }
 
+    /// Decodes and parses a stored fragment; a NULL column is an error.
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        &mut self,
+        stored: Option<&[u8]>,
+    ) -> Result<T, String> {
+        let stored = stored.ok_or("missing fragment")?;
+        match stored.first() {
+            // Plain JSON parses in place, with no copy.
+            Some(b'{') | Some(b'[') | None => serde_json::from_slice(stored),
+            Some(_) => serde_json::from_slice(&self.decode(stored)?),
+        }
+        .map_err(|e| e.to_string())
+    }
+
+    /// [`parse`](Codec::parse), with the type's default for a NULL column.
+    pub fn parse_or_default<T: serde::de::DeserializeOwned + Default>(
+        &mut self,
+        stored: Option<&[u8]>,
+    ) -> Result<T, String> {
+        match stored {
+            None => Ok(T::default()),
+            Some(_) => self.parse(stored),
+        }
+    }
+
     /// Decodes a stored fragment back to JSON bytes.
     pub fn decode(&mut self, stored: &[u8]) -> Result<Vec<u8>, String> {
         match stored.first() {

@@ -25,7 +25,6 @@ pub mod schema;
 mod update;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use airlock_matcher::ecosystem::{ecosystem_family, ecosystem_matches};
@@ -140,99 +139,214 @@ impl VulnDb {
     /// (other releases are dropped before decoding); withdrawn records are
     /// included (the matcher skips them).
     pub fn advisories_for(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, Error> {
+        let mut records = self.lookup(ecosystem, name)?;
+        for record in &mut records {
+            self.complete_record(record)?;
+        }
+        Ok(records)
+    }
+
+    /// [`advisories_for`](VulnDb::advisories_for) without decoding what
+    /// only reporting reads: summary, severity, references and the
+    /// record-level rating are kept as their stored bytes in
+    /// [`Advisory::deferred`] (one buffer per record) until
+    /// [`complete_record`](VulnDb::complete_record). Decoding (and freeing)
+    /// those fragments for records that do not match was most of a lookup's
+    /// cost; reading them in the same query keeps completion free of I/O.
+    pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, Error> {
         let failed = error::sqlite(&self.path, "look up a package");
         let mut statement = self
             .conn
             .prepare_cached(
                 "SELECT a.rid, a.ecosystem, a.body, r.id, r.modified, r.published, r.withdrawn,
-                        r.summary, r.aliases, r.severity, r.refs, r.rating
+                        r.aliases, r.summary, r.severity, r.refs, r.rating
                  FROM affected a JOIN records r ON r.rid = a.rid
-                 WHERE a.family = ?1 AND a.name = ?2
+                 WHERE a.family = ?1 AND a.name = ?2 AND (?3 OR a.ecosystem = ?4)
                  ORDER BY a.rid, a.seq",
             )
             .map_err(failed)?;
+        // Entries of other releases (`Debian:10` for a `Debian:12` package)
+        // are dropped in the index scan, before the join reads their record.
+        // Ubuntu's `:LTS`/`:Pro` spellings need the matcher's rule, below.
+        let family = ecosystem_family(ecosystem);
         let mut rows = statement
-            .query(rusqlite::params![ecosystem_family(ecosystem), name])
+            .query(rusqlite::params![
+                family,
+                name,
+                family == "Ubuntu",
+                ecosystem
+            ])
             .map_err(error::sqlite(&self.path, "look up a package"))?;
-        let mut by_record: BTreeMap<i64, Advisory> = BTreeMap::new();
-        let corrupt = |what: &str, reason: String| Error::Sqlite {
-            path: self.path.clone(),
-            operation: "decode a stored record",
-            reason: format!("{what}: {reason}"),
-        };
+        let mut records: Vec<Advisory> = Vec::new();
+        let mut last_rid = None;
         let mut codec = self.codec.borrow_mut();
         while let Some(row) = rows
             .next()
             .map_err(error::sqlite(&self.path, "look up a package"))?
         {
-            let read = |e: rusqlite::Error| corrupt("row", e.to_string());
+            let read = |e: rusqlite::Error| self.corrupt("row", e.to_string());
             let rid: i64 = row.get(0).map_err(read)?;
-            let feed_ecosystem: String = row.get(1).map_err(read)?;
+            let feed_ecosystem = row.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(read)?;
             // Other releases of the family (`Debian:10` for a `Debian:12`
             // package) can never match: skip them before decoding anything.
-            if !ecosystem_matches(ecosystem, &feed_ecosystem) {
+            if !ecosystem_matches(ecosystem, feed_ecosystem) {
                 continue;
             }
-            let body: Vec<u8> = row.get(2).map_err(read)?;
+            let feed_ecosystem = feed_ecosystem.to_owned();
             let mut affected: Affected = codec
-                .decode(&body)
-                .and_then(|json| serde_json::from_slice(&json).map_err(|e| e.to_string()))
-                .map_err(|e| corrupt("affected", e))?;
+                .parse(bytes(row.get_ref(2).map_err(read)?))
+                .map_err(|e| self.corrupt("affected", e))?;
             affected.package = Some(AffectedPackage {
                 ecosystem: feed_ecosystem,
                 name: name.to_owned(),
             });
-            if let Some(advisory) = by_record.get_mut(&rid) {
-                advisory.affected.push(affected);
+            // Rows come ordered by record: an entry of the same record as
+            // the previous row joins it.
+            if last_rid == Some(rid) {
+                if let Some(advisory) = records.last_mut() {
+                    advisory.affected.push(affected);
+                }
                 continue;
             }
-            let mut json_column = |index: usize| -> Result<Option<Vec<u8>>, Error> {
-                let value: Option<Vec<u8>> = match row.get_ref(index).map_err(read)? {
-                    rusqlite::types::ValueRef::Null => None,
-                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
-                        Some(t.to_vec())
-                    }
-                    _ => None,
-                };
-                value
-                    .map(|v| codec.decode(&v))
-                    .transpose()
-                    .map_err(|e| corrupt("record", e))
-            };
-            fn parse<T: serde::de::DeserializeOwned + Default>(
-                bytes: Option<Vec<u8>>,
-            ) -> Result<T, String> {
-                match bytes {
-                    None => Ok(T::default()),
-                    Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| e.to_string()),
-                }
+            last_rid = Some(rid);
+            let mut deferred = Vec::new();
+            for column in 8..=11 {
+                pack_column(&mut deferred, bytes(row.get_ref(column).map_err(read)?));
             }
-            let advisory = Advisory {
+            let aliases = match bytes(row.get_ref(7).map_err(read)?) {
+                None => Vec::new(),
+                Some(json) => codec
+                    .parse(Some(json))
+                    .map_err(|e| self.corrupt("aliases", e))?,
+            };
+            records.push(Advisory {
                 id: row.get(3).map_err(read)?,
                 modified: row.get(4).map_err(read)?,
                 published: row.get(5).map_err(read)?,
                 withdrawn: row.get(6).map_err(read)?,
-                summary: row.get(7).map_err(read)?,
-                aliases: parse(json_column(8)?).map_err(|e| corrupt("aliases", e))?,
-                severity: parse(json_column(9)?).map_err(|e| corrupt("severity", e))?,
-                references: parse(json_column(10)?).map_err(|e| corrupt("references", e))?,
-                database_specific: parse(json_column(11)?).map_err(|e| corrupt("rating", e))?,
+                summary: None,
+                aliases,
+                severity: Vec::new(),
+                references: Vec::new(),
+                database_specific: None,
                 affected: vec![affected],
-            };
-            by_record.insert(rid, advisory);
+                deferred: Some(deferred.into_boxed_slice()),
+            });
         }
-        Ok(by_record.into_values().collect())
+        Ok(records)
+    }
+
+    /// Loads what [`lookup`](VulnDb::lookup) left out of `advisory` and
+    /// clears its [`Advisory::deferred`] mark; complete records are left
+    /// alone.
+    pub fn complete_record(&self, advisory: &mut Advisory) -> Result<(), Error> {
+        let Some(deferred) = advisory.deferred.take() else {
+            return Ok(());
+        };
+        let mut columns = unpack_columns(&deferred);
+        let mut next = || {
+            columns
+                .next()
+                .ok_or_else(|| self.corrupt("record", "truncated deferred fields".into()))
+        };
+        let (summary, severity, references, rating) = (next()?, next()?, next()?, next()?);
+        let mut codec = self.codec.borrow_mut();
+        advisory.summary = summary
+            .map(|text| {
+                std::str::from_utf8(text)
+                    .map(str::to_owned)
+                    .map_err(|e| self.corrupt("summary", e.to_string()))
+            })
+            .transpose()?;
+        advisory.severity = codec
+            .parse_or_default(severity)
+            .map_err(|e| self.corrupt("severity", e))?;
+        advisory.references = codec
+            .parse_or_default(references)
+            .map_err(|e| self.corrupt("references", e))?;
+        advisory.database_specific = codec
+            .parse_or_default(rating)
+            .map_err(|e| self.corrupt("rating", e))?;
+        Ok(())
+    }
+
+    fn corrupt(&self, what: &str, reason: String) -> Error {
+        Error::Sqlite {
+            path: self.path.clone(),
+            operation: "decode a stored record",
+            reason: format!("{what}: {reason}"),
+        }
+    }
+}
+
+/// Appends one column to a deferred buffer: a NULL flag byte, then (when
+/// not NULL) a little-endian `u32` length and the bytes.
+fn pack_column(buffer: &mut Vec<u8>, column: Option<&[u8]>) {
+    match column {
+        None => buffer.push(0),
+        Some(bytes) => {
+            buffer.push(1);
+            buffer.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+            buffer.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// The columns [`pack_column`] wrote, in order; stops at malformed input.
+fn unpack_columns(mut buffer: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    std::iter::from_fn(move || {
+        let (&flag, rest) = buffer.split_first()?;
+        if flag == 0 {
+            buffer = rest;
+            return Some(None);
+        }
+        let length = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        let bytes = rest.get(4..4 + length)?;
+        buffer = &rest[4 + length..];
+        Some(Some(bytes))
+    })
+}
+
+/// The bytes of a text or blob column; `None` for NULL (and numbers, which
+/// no fragment column holds).
+fn bytes(value: rusqlite::types::ValueRef<'_>) -> Option<&[u8]> {
+    match value {
+        rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => Some(t),
+        _ => None,
     }
 }
 
 impl AdvisorySource for VulnDb {
     fn advisories(&self, ecosystem: &str, name: &str) -> Result<Vec<Advisory>, SourceError> {
         self.advisories_for(ecosystem, name)
-            .map_err(|error| SourceError {
-                ecosystem: ecosystem.to_owned(),
-                name: name.to_owned(),
-                reason: error.to_string(),
-            })
+            .map_err(|error| source_error(ecosystem, name, error))
+    }
+
+    fn advisories_for_matching(
+        &self,
+        ecosystem: &str,
+        name: &str,
+    ) -> Result<Vec<Advisory>, SourceError> {
+        self.lookup(ecosystem, name)
+            .map_err(|error| source_error(ecosystem, name, error))
+    }
+
+    fn complete(
+        &self,
+        ecosystem: &str,
+        name: &str,
+        advisory: &mut Advisory,
+    ) -> Result<(), SourceError> {
+        self.complete_record(advisory)
+            .map_err(|error| source_error(ecosystem, name, error))
+    }
+}
+
+fn source_error(ecosystem: &str, name: &str, error: Error) -> SourceError {
+    SourceError {
+        ecosystem: ecosystem.to_owned(),
+        name: name.to_owned(),
+        reason: error.to_string(),
     }
 }
 
@@ -285,4 +399,21 @@ pub(crate) fn now_rfc3339() -> String {
         .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_columns_round_trip_and_stop_at_truncation() {
+        let columns: [Option<&[u8]>; 4] = [Some(b"summary"), None, Some(b""), Some(b"x\x78y")];
+        let mut buffer = Vec::new();
+        for column in columns {
+            pack_column(&mut buffer, column);
+        }
+        assert_eq!(unpack_columns(&buffer).collect::<Vec<_>>(), columns);
+        let truncated: Vec<_> = unpack_columns(&buffer[..buffer.len() - 1]).collect();
+        assert_eq!(truncated, &columns[..3]);
+    }
 }

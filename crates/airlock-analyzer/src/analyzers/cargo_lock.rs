@@ -1,8 +1,9 @@
-//! Rust crates from `Cargo.lock` files anywhere in the image. Only packages
-//! sourced from crates.io count (`registry+https://github.com/rust-lang/crates.io-index`
-//! or `sparse+https://index.crates.io/`): workspace members have no
-//! `source`, and git or private-registry crates are not in the `crates.io`
-//! ecosystem advisories describe. The format is machine-written TOML, read
+//! Rust crates from `Cargo.lock` files anywhere in the image. Dependencies
+//! count only when sourced from crates.io (`registry+https://github.com/rust-lang/crates.io-index`
+//! or `sparse+https://index.crates.io/`): git or private-registry crates are
+//! not in the `crates.io` ecosystem advisories describe. Workspace members
+//! (no `source`) are the project itself: listed with `application` set, so
+//! SBOMs are complete, and never matched. The format is machine-written TOML, read
 //! line by line.
 
 use super::{AnalyzeContext, Analyzer, AnalyzerOutput, package, purl, text};
@@ -99,6 +100,12 @@ impl Analyzer for CargoLock {
                 (Some(name), Some(version), Some(source)) if is_crates_io(&source) => {
                     Some(crate_package(&name, &version))
                 }
+                // Workspace members: the project itself, listed, never matched.
+                (Some(name), Some(version), None) => {
+                    let mut package = crate_package(&name, &version);
+                    package.application = true;
+                    Some(package)
+                }
                 _ => None,
             })
             .collect();
@@ -126,8 +133,20 @@ mod tests {
         let found: Vec<(&str, &str, &str)> = output
             .packages
             .iter()
+            .filter(|p| !p.application)
             .map(|p| (p.name.as_str(), p.version.as_str(), p.purl.as_str()))
             .collect();
+        let applications: Vec<&str> = output
+            .packages
+            .iter()
+            .filter(|p| p.application)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(
+            applications,
+            ["myapp"],
+            "the workspace member is the application"
+        );
         assert_eq!(
             found,
             [

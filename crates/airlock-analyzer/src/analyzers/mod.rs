@@ -111,6 +111,7 @@ pub(crate) fn package(ecosystem: &str, name: &str, version: &str, purl: String) 
         licenses: Vec::new(),
         layer: String::new(),
         path: String::new(),
+        application: false,
     }
 }
 

@@ -4,7 +4,8 @@
 //! `dependencies`, v2/v3 `packages`), `yarn.lock` (v1 and berry) and
 //! `pnpm-lock.yaml` (the keys of its `packages:` map, read line by line:
 //! no YAML parser is needed for keys). Workspace links and local packages
-//! are skipped: they are not from the registry.
+//! are skipped: they are not from the registry. A `package-lock.json`'s root
+//! entry is the project itself: listed with `application` set, never matched.
 
 use serde_json::Value;
 
@@ -118,6 +119,23 @@ fn package_lock(bytes: &[u8]) -> Result<Vec<Package>, AnalyzeError> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| AnalyzeError::malformed("package-lock.json", e.to_string()))?;
     let mut out = Vec::new();
+    // The project itself (v2/v3 root entry, or v1 top level): listed as the
+    // application, never matched.
+    let root = value
+        .get("packages")
+        .and_then(|p| p.get(""))
+        .unwrap_or(&value);
+    if let (Some(name), Some(version)) = (
+        root.get("name")
+            .and_then(Value::as_str)
+            .or_else(|| value.get("name").and_then(Value::as_str)),
+        root.get("version").and_then(Value::as_str),
+    ) {
+        let mut pkg = npm_package(name, version);
+        pkg.application = true;
+        pkg.licenses = license_of(root).into_iter().collect();
+        out.push(pkg);
+    }
     if let Some(packages) = value.get("packages").and_then(Value::as_object) {
         for (key, entry) in packages {
             let Some((_, name)) = key.rsplit_once("node_modules/") else {
@@ -256,7 +274,10 @@ mod tests {
             .unwrap()
             .packages
             .into_iter()
-            .map(|p| (p.name, p.version))
+            .map(|p| {
+                let marker = if p.application { " (application)" } else { "" };
+                (p.name, format!("{}{marker}", p.version))
+            })
             .collect();
         packages.sort();
         packages
@@ -296,13 +317,14 @@ mod tests {
     }
 
     #[test]
-    fn lockfile_v3_skips_root_and_links() {
+    fn lockfile_v3_lists_the_root_as_the_application_and_skips_links() {
         assert_eq!(
             found("srv/app/package-lock.json", &fixtures::package_lock_v3()),
             pairs(&[
                 ("@types/node", "20.10.5"),
                 ("debug", "2.6.9"),
-                ("express", "4.18.2")
+                ("express", "4.18.2"),
+                ("webapp", "1.0.0 (application)")
             ])
         );
     }
@@ -311,7 +333,11 @@ mod tests {
     fn lockfile_v1_recurses() {
         assert_eq!(
             found("package-lock.json", &fixtures::package_lock_v1()),
-            pairs(&[("lodash", "4.17.20"), ("minimist", "0.0.8")])
+            pairs(&[
+                ("legacy", "1.0.0 (application)"),
+                ("lodash", "4.17.20"),
+                ("minimist", "0.0.8")
+            ])
         );
     }
 
