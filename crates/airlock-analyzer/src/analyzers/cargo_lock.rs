@@ -15,7 +15,7 @@ pub struct CargoLock;
 
 impl CargoLock {
     /// Bump when the output changes.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 /// Whether a `source` is crates.io.

@@ -6,8 +6,9 @@
 //!
 //! Output: `stdlib` at the toolchain version without the `go` prefix
 //! (`go1.21.5` → `1.21.5`, as osv.dev's Go ecosystem spells it), the main
-//! module unless its version is `(devel)`, and every `dep` (a `=>`
-//! replacement replaces the dependency). Module versions are kept as Go
+//! module and every `dep`, unless at `(devel)`; a `=>` replacement replaces
+//! its dependency, and a replacement by a local directory (`=> ../lib`)
+//! removes it, since no advisory can name it. Module versions are kept as Go
 //! writes them (`v1.2.3`), which is also what purls use.
 
 use super::{AnalyzeContext, Analyzer, AnalyzerOutput, package, purl};
@@ -18,7 +19,7 @@ pub struct GoBinary;
 
 impl GoBinary {
     /// Bump when the output changes.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -125,6 +126,16 @@ fn go_package(module: &str, version: &str) -> airlock_scan_model::Package {
     )
 }
 
+/// A module version an advisory can name (not `(devel)`, not empty).
+fn is_release(version: &str) -> bool {
+    !version.is_empty() && version != "(devel)"
+}
+
+/// `=> ../lib` or `=> /src/lib`: a replacement by a local directory.
+fn is_local_path(module: &str) -> bool {
+    module.starts_with('.') || module.starts_with('/')
+}
+
 /// Packages from the toolchain version and the module info text.
 fn packages(go_version: &str, modinfo: &str) -> Vec<airlock_scan_model::Package> {
     let mut out = Vec::new();
@@ -132,16 +143,26 @@ fn packages(go_version: &str, modinfo: &str) -> Vec<airlock_scan_model::Package>
     if let Some(version) = toolchain.strip_prefix("go").filter(|v| !v.is_empty()) {
         out.push(go_package("stdlib", version));
     }
+    // Index in `out` of the module the next `=>` line replaces.
+    let mut replaceable: Option<usize> = None;
     for line in modinfo.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         match fields.as_slice() {
-            ["mod", module, version, ..] if *version != "(devel)" && !version.is_empty() => {
+            ["mod" | "dep", module, version, ..] if is_release(version) => {
                 out.push(go_package(module, version));
+                replaceable = Some(out.len() - 1);
             }
-            ["dep", module, version, ..] => out.push(go_package(module, version)),
+            ["mod" | "dep", ..] => replaceable = None,
             ["=>", module, version, ..] => {
-                if let Some(replaced) = out.last_mut() {
-                    *replaced = go_package(module, version);
+                let Some(index) = replaceable.take() else {
+                    continue;
+                };
+                if is_release(version) && !is_local_path(module) {
+                    out[index] = go_package(module, version);
+                } else {
+                    // Replaced by a local directory: no module version exists
+                    // that an advisory could name.
+                    out.remove(index);
                 }
             }
             _ => {}
@@ -154,6 +175,27 @@ fn packages(go_version: &str, modinfo: &str) -> Vec<airlock_scan_model::Package>
 mod tests {
     use super::*;
     use airlock_testkit::fixtures;
+
+    /// Local replacements and `(devel)` dependencies named no module version,
+    /// yet were reported as packages (`../lib (devel)`, purl
+    /// `pkg:golang/../lib@%28devel%29`); found by the inventory benchmark.
+    #[test]
+    fn regression_local_replacements_and_devel_dependencies_are_not_packages() {
+        let modinfo = "path\tx\nmod\texample.com/x\tv1.0.0\t\n\
+                       dep\texample.com/lib\tv1.2.3\t\n=>\t../lib\t(devel)\t\n\
+                       dep\tk8s.io/api\t(devel)\t\n\
+                       dep\tgolang.org/x/net\tv0.1.0\th1:abc=\n=>\tgolang.org/x/net\tv0.17.0\th1:def=\n";
+        let found: Vec<(String, String)> = packages("go1.21.5", modinfo)
+            .into_iter()
+            .map(|p| (p.name, p.version))
+            .collect();
+        let expected = [
+            ("stdlib", "1.21.5"),
+            ("example.com/x", "v1.0.0"),
+            ("golang.org/x/net", "v0.17.0"),
+        ];
+        assert_eq!(found, expected.map(|(n, v)| (n.to_string(), v.to_string())));
+    }
 
     const CTX: AnalyzeContext<'static> = AnalyzeContext {
         layer_digest: "sha256:x",

@@ -19,7 +19,7 @@ pub struct Npm;
 
 impl Npm {
     /// Bump when the output changes.
-    pub const VERSION: u32 = 1;
+    pub const VERSION: u32 = 2;
 }
 
 const LOCKFILES: &[&str] = &["package-lock.json", "yarn.lock", "pnpm-lock.yaml"];
