@@ -240,6 +240,12 @@ impl BlobStore for FsBlobStore {
             .await
             .map_err(|e| StoreError::backend(format!("flush upload {id}"), e))?;
         result?;
+        // Make the chunk durable now, outside any lock: the fsync in
+        // `upload_commit`, which runs under the metadata store's blob lock,
+        // then finds nothing left to write.
+        file.sync_data()
+            .await
+            .map_err(|e| StoreError::backend(format!("sync upload {id}"), e))?;
         let meta = file
             .metadata()
             .await
