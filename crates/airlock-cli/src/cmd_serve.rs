@@ -1,10 +1,15 @@
 //! `airlock serve`: the registry server.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_accounts::Accounts;
+use airlock_audit::SyslogForwarder;
+use airlock_auth::{LoginThrottle, TokenKeys, TokenService};
 use airlock_db_sqlite::SqliteMetadataStore;
 use airlock_registry::{Registry, RegistryConfig};
+use airlock_store::{AuditFilter, AuditStore};
 use airlock_store_fs::FsBlobStore;
 use anyhow::Context;
 
@@ -19,18 +24,53 @@ pub struct ServeArgs {
     server: ServerArgs,
 }
 
-/// Opens the stores under the data directory and builds the registry service.
-pub async fn open_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
+/// The token service's name, in challenges and the JWT audience.
+pub const SERVICE: &str = "airlock";
+
+/// Opens (creating if needed) the metadata database in the data directory.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<SqliteMetadataStore>> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let meta = SqliteMetadataStore::open(&config.data_dir.join("registry.db"))
         .await
         .context("cannot open the metadata database")?;
+    Ok(Arc::new(meta))
+}
+
+/// Builds the identity service over the database, with the token signing
+/// key kept in the data directory (generated on first use).
+pub fn open_accounts(
+    config: &Config,
+    database: Arc<SqliteMetadataStore>,
+) -> anyhow::Result<Arc<Accounts>> {
+    let key_path = config.data_dir.join("token-signing-key.der");
+    let (keys, created) = TokenKeys::load_or_create(&key_path)
+        .with_context(|| format!("cannot load the token signing key {}", key_path.display()))?;
+    if created {
+        tracing::info!(path = %key_path.display(), "generated the token signing key");
+    }
+    Ok(Arc::new(Accounts::new(
+        database,
+        TokenService::new(keys, SERVICE, config.token_ttl),
+        LoginThrottle::default(),
+    )))
+}
+
+/// Opens the stores under the data directory and builds the registry service.
+pub async fn open_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
+    let database = open_database(config).await?;
+    registry_over(config, database).await
+}
+
+async fn registry_over(
+    config: &Config,
+    database: Arc<SqliteMetadataStore>,
+) -> anyhow::Result<Arc<Registry>> {
     let blobs = FsBlobStore::open(config.data_dir.join("storage"))
         .await
         .context("cannot open the blob store")?;
     Ok(Arc::new(Registry::new(
-        Arc::new(meta),
+        database,
         Arc::new(blobs),
         RegistryConfig {
             max_manifest_bytes: config.max_manifest_bytes,
@@ -60,10 +100,33 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let registry = open_registry(&config).await?;
+    let database = open_database(&config).await?;
+    let registry = registry_over(&config, database.clone()).await?;
+    let accounts = open_accounts(&config, database.clone())?;
+    let admin_password = std::env::var("AIRLOCK_ADMIN_PASSWORD").ok();
+    if let Some(generated) = accounts
+        .bootstrap_admin(admin_password.as_deref())
+        .await
+        .context("cannot create the first admin user")?
+    {
+        eprintln!(
+            "airlock: created user \"admin\" with password {generated}\n\
+             airlock: it is shown only this once; change it with `airlock user passwd admin`"
+        );
+    }
+    let forwarding = config.audit_syslog.clone().map(|target| {
+        tokio::spawn(forward_audit(
+            database.clone(),
+            SyslogForwarder::spawn(target),
+        ))
+    });
     let state = airlock_http::AppState {
         registry: registry.clone(),
+        accounts,
         metrics: airlock_http::install_metrics(),
+        settings: Arc::new(airlock_http::HttpSettings {
+            external_url: config.external_url.clone(),
+        }),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -74,11 +137,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         "airlock is serving the registry"
     );
     let expiry = tokio::spawn(expire_uploads(registry));
-    axum::serve(listener, airlock_http::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
+    axum::serve(
+        listener,
+        airlock_http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the server failed")?;
     expiry.abort();
+    if let Some(forwarding) = forwarding {
+        forwarding.abort();
+    }
     tracing::info!("airlock stopped");
     Ok(())
 }
@@ -90,6 +159,34 @@ async fn expire_uploads(registry: Arc<Registry>) {
         tick.tick().await;
         if let Err(e) = registry.expire_uploads().await {
             tracing::warn!(error = %e, "could not expire upload sessions");
+        }
+    }
+}
+
+/// Tails the audit log and forwards each new record to syslog, remembering
+/// how far it got in the database so a restart resumes where it stopped.
+/// Records written by other processes (the CLI) are forwarded too.
+async fn forward_audit(database: Arc<SqliteMetadataStore>, forwarder: SyslogForwarder) {
+    const CONSUMER: &str = "syslog";
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tick.tick().await;
+        let result = async {
+            let after = database.audit_cursor(CONSUMER).await?;
+            let records = database
+                .audit_records(&AuditFilter::default(), after, 500)
+                .await?;
+            if let Some(last) = records.last() {
+                for record in &records {
+                    forwarder.send(record);
+                }
+                database.set_audit_cursor(CONSUMER, last.seq).await?;
+            }
+            Ok::<_, airlock_store::StoreError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not forward audit records to syslog");
         }
     }
 }

@@ -40,6 +40,15 @@ pub struct ServerArgs {
     /// Idle time after which an upload session expires, e.g. `24h` [default: 24h].
     #[arg(long, env = "AIRLOCK_UPLOAD_TTL")]
     pub upload_ttl: Option<String>,
+    /// URL clients reach airlock at, for the token realm [default: http:// + the request's Host].
+    #[arg(long, env = "AIRLOCK_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+    /// Lifetime of registry tokens, e.g. `5m` [default: 5m].
+    #[arg(long, env = "AIRLOCK_TOKEN_TTL")]
+    pub token_ttl: Option<String>,
+    /// Forward audit records to syslog (RFC 5424), e.g. `udp://127.0.0.1:514` or `tcp://siem:601`.
+    #[arg(long, env = "AIRLOCK_AUDIT_SYSLOG")]
+    pub audit_syslog: Option<String>,
 }
 
 /// The configuration file, as written.
@@ -52,6 +61,9 @@ struct RawConfig {
     log_level: Option<String>,
     max_manifest_bytes: Option<usize>,
     upload_ttl: Option<String>,
+    external_url: Option<String>,
+    token_ttl: Option<String>,
+    audit_syslog: Option<String>,
 }
 
 /// How logs are written.
@@ -72,6 +84,9 @@ pub struct Config {
     pub log_level: String,
     pub max_manifest_bytes: usize,
     pub upload_ttl: Duration,
+    pub external_url: Option<String>,
+    pub token_ttl: Duration,
+    pub audit_syslog: Option<airlock_audit::syslog::SyslogTarget>,
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
@@ -150,7 +165,38 @@ impl Config {
         if upload_ttl.is_zero() {
             bail!("upload_ttl must be greater than zero");
         }
+        let external_url = server
+            .and_then(|s| s.external_url.clone())
+            .or(file.external_url)
+            .map(|url| {
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    Ok(url.trim_end_matches('/').to_owned())
+                } else {
+                    Err(anyhow::anyhow!(
+                        "invalid external_url {url:?}: expected http://HOST[:PORT] or https://..."
+                    ))
+                }
+            })
+            .transpose()?;
+        let token_ttl = match server.and_then(|s| s.token_ttl.clone()).or(file.token_ttl) {
+            Some(text) => parse_duration(&text).context("invalid token_ttl")?,
+            None => Duration::from_secs(300),
+        };
+        if token_ttl.is_zero() || token_ttl > Duration::from_secs(86_400) {
+            bail!("token_ttl must be between 1s and 24h");
+        }
+        let audit_syslog = server
+            .and_then(|s| s.audit_syslog.clone())
+            .or(file.audit_syslog)
+            .map(|t| {
+                t.parse::<airlock_audit::syslog::SyslogTarget>()
+                    .map_err(|e| anyhow::anyhow!("invalid audit_syslog: {e}"))
+            })
+            .transpose()?;
         Ok(Config {
+            external_url,
+            token_ttl,
+            audit_syslog,
             listen,
             data_dir,
             log_format,
@@ -191,6 +237,9 @@ mod tests {
             listen: listen.map(str::to_owned),
             max_manifest_bytes: None,
             upload_ttl: None,
+            external_url: None,
+            token_ttl: None,
+            audit_syslog: None,
         }
     }
 
@@ -201,6 +250,9 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("./airlock-data"));
         assert_eq!(config.max_manifest_bytes, 4 * 1024 * 1024);
         assert_eq!(config.upload_ttl, Duration::from_secs(86_400));
+        assert_eq!(config.token_ttl, Duration::from_secs(300));
+        assert_eq!(config.external_url, None);
+        assert_eq!(config.audit_syslog, None);
     }
 
     #[test]
@@ -246,6 +298,20 @@ mod tests {
             Config::load(&common(None), Some(&args)).unwrap_err()
         );
         assert!(error.contains("invalid upload_ttl"), "{error}");
+        let mut args = server(None);
+        args.audit_syslog = Some("syslog.example:514".into());
+        let error = format!(
+            "{:#}",
+            Config::load(&common(None), Some(&args)).unwrap_err()
+        );
+        assert!(error.contains("invalid audit_syslog"), "{error}");
+        let mut args = server(None);
+        args.external_url = Some("registry.example".into());
+        let error = format!(
+            "{:#}",
+            Config::load(&common(None), Some(&args)).unwrap_err()
+        );
+        assert!(error.contains("invalid external_url"), "{error}");
     }
 
     #[test]

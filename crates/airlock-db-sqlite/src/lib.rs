@@ -6,10 +6,14 @@
 //! single write lock up front; that is what makes `airlock gc` safe to run
 //! beside a live server on the same data directory.
 
+mod audit;
+mod identity;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use airlock_audit::AuditEvent;
 use airlock_oci::{Digest, Reference, RepoName, Tag};
 use airlock_store::{
     BlobRef, GcCandidate, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
@@ -206,6 +210,7 @@ impl MetadataStore for SqliteMetadataStore {
         repository: &RepoName,
         manifest: &NewManifest,
         tag: Option<&Tag>,
+        audit: &AuditEvent,
     ) -> Result<(), PutManifestError> {
         let mut tx = self
             .pool
@@ -297,6 +302,7 @@ impl MetadataStore for SqliteMetadataStore {
             .await
             .map_err(db_error("tag manifest"))?;
         }
+        audit::append_in(&mut tx, std::slice::from_ref(audit)).await?;
         tx.commit().await.map_err(db_error("commit manifest put"))?;
         Ok(())
     }
@@ -347,10 +353,11 @@ impl MetadataStore for SqliteMetadataStore {
         &self,
         repository: &RepoName,
         digest: &Digest,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError> {
         let mut tx = self
             .pool
-            .begin()
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db_error("begin manifest delete"))?;
         let Some(repository_id) = Self::repository_id(&mut tx, repository).await? else {
@@ -371,22 +378,41 @@ impl MetadataStore for SqliteMetadataStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error("delete manifest tags"))?;
+        if removed {
+            audit::append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        }
         tx.commit()
             .await
             .map_err(db_error("commit manifest delete"))?;
         Ok(removed)
     }
 
-    async fn delete_tag(&self, repository: &RepoName, tag: &Tag) -> Result<bool, StoreError> {
-        sqlx::query(
+    async fn delete_tag(
+        &self,
+        repository: &RepoName,
+        tag: &Tag,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_error("begin tag delete"))?;
+        let removed = sqlx::query(
             "DELETE FROM tags WHERE name = ? AND repository_id = (SELECT id FROM repositories WHERE name = ?)",
         )
         .bind(tag.as_str().to_owned())
         .bind(repository.as_str().to_owned())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
-        .map(|r| r.rows_affected() > 0)
-        .map_err(db_error("delete tag"))
+        .map_err(db_error("delete tag"))?
+        .rows_affected()
+            > 0;
+        if removed {
+            audit::append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        }
+        tx.commit().await.map_err(db_error("commit tag delete"))?;
+        Ok(removed)
     }
 
     async fn tags(
@@ -638,6 +664,31 @@ mod tests {
             .await
             .unwrap();
         airlock_store::testsuite::metadata_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_identity_and_audit_suites() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        airlock_store::testsuite::identity_store(&store).await;
+        airlock_store::testsuite::audit_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn refuses_to_rewrite_the_audit_log() {
+        use airlock_store::AuditStore;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        let event = AuditEvent::new(airlock_audit::Actor::user("u"), "auth.login", "u");
+        store.append_audit(&[event]).await.unwrap();
+        for sql in ["UPDATE audit_log SET target = 'x'", "DELETE FROM audit_log"] {
+            let error = sqlx::query(sql).execute(&store.pool).await.unwrap_err();
+            assert!(error.to_string().contains("append-only"), "{error}");
+        }
     }
 
     #[tokio::test]

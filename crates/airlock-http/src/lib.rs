@@ -1,13 +1,17 @@
-//! HTTP delivery: the OCI distribution API under `/v2/`, plus `/healthz`,
+//! HTTP delivery: the OCI distribution API under `/v2/`, the token endpoint
+//! `/auth/token`, the management API under `/api/v1`, plus `/healthz`,
 //! `/readyz` and `/metrics`.
 //!
 //! This is the only crate (with the binary) that knows axum. Every `/v2/`
-//! request goes through one dispatcher: the pure [`airlock_oci::OciRoute`]
-//! parser names the resource, [`airlock_registry::access::authorize`] decides
-//! whether the caller may touch it, and one handler per resource calls the
-//! registry service. Errors of every kind leave through [`error::ApiError`],
-//! so clients always receive the OCI error envelope.
+//! request goes through one dispatcher: the bearer token is verified
+//! ([`auth`]), the pure [`airlock_oci::OciRoute`] parser names the resource,
+//! [`airlock_registry::Registry::authorize`] applies the zone rules, and one
+//! handler per resource calls the registry service. Errors of every kind
+//! leave through [`error::ApiError`], so clients always receive the OCI error
+//! envelope; a `401` always carries the `WWW-Authenticate` challenge.
 
+mod api;
+mod auth;
 mod blob;
 mod error;
 mod listing;
@@ -17,13 +21,13 @@ mod upload;
 
 use std::sync::Arc;
 
+use airlock_accounts::Accounts;
 use airlock_oci::OciRoute;
-use airlock_registry::Registry;
-use airlock_registry::access::{self, Action, Identity};
+use airlock_registry::{Caller, Need, Registry, RegistryError};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use std::collections::HashMap;
@@ -36,8 +40,20 @@ pub use metrics::install_metrics;
 pub struct AppState {
     /// The registry service.
     pub registry: Arc<Registry>,
+    /// The identity service: logins, tokens, management.
+    pub accounts: Arc<Accounts>,
     /// Renders the Prometheus exposition.
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// Settings of the HTTP layer.
+    pub settings: Arc<HttpSettings>,
+}
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Default)]
+pub struct HttpSettings {
+    /// The URL clients reach airlock at (for the token realm); by default
+    /// `http://` and the request's `Host`.
+    pub external_url: Option<String>,
 }
 
 /// The `Docker-Distribution-API-Version` header every `/v2/` response carries.
@@ -52,6 +68,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(dispatch))
         .route("/v2/", any(dispatch))
         .route("/v2/{*path}", any(dispatch))
+        .route(
+            "/auth/token",
+            get(auth::token_endpoint).post(auth::token_endpoint),
+        )
+        .nest("/api/v1", api::routes())
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }
@@ -86,15 +107,38 @@ pub(crate) struct OciRequest {
     pub(crate) method: Method,
     pub(crate) headers: axum::http::HeaderMap,
     pub(crate) query: HashMap<String, String>,
+    pub(crate) caller: Caller,
 }
 
-fn action_for(route: &OciRoute, method: &Method) -> Action {
+/// What each route needs, for the one access decision.
+fn need_for(route: &OciRoute, method: &Method) -> Need {
     match (route, method) {
-        (OciRoute::Catalog, _) => Action::Catalog,
-        (_, &Method::GET | &Method::HEAD) => Action::Pull,
-        (OciRoute::Manifest { .. } | OciRoute::Blob { .. }, &Method::DELETE) => Action::Delete,
-        _ => Action::Push,
+        (OciRoute::Catalog, _) => Need::Catalog,
+        (OciRoute::Blob { .. }, &Method::HEAD) => Need::BlobExists,
+        (_, &Method::GET | &Method::HEAD) => Need::Pull,
+        (OciRoute::Manifest { .. } | OciRoute::Blob { .. }, &Method::DELETE) => Need::Delete,
+        _ => Need::Push,
     }
+}
+
+/// An error response; a `401` gets the challenge the client needs.
+fn refusal(state: &AppState, headers: &axum::http::HeaderMap, error: RegistryError) -> Response {
+    let challenge = match &error {
+        RegistryError::Unauthenticated { scope, .. } => Some(auth::challenge(
+            state,
+            headers,
+            scope.as_deref(),
+            headers.contains_key(header::AUTHORIZATION),
+        )),
+        _ => None,
+    };
+    let mut response = ApiError::from(error).into_response();
+    if let Some(challenge) = challenge {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 async fn dispatch(
@@ -103,22 +147,33 @@ async fn dispatch(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let context = auth::request_context(&parts.headers, auth::peer(&parts.extensions));
+    let caller = auth::registry_caller(&state.accounts, &parts.headers, context);
     let mut response = match OciRoute::parse(parts.uri.path()) {
+        Err(_) if caller.principal.is_none() => refusal(
+            &state,
+            &parts.headers,
+            RegistryError::Unauthenticated {
+                reason: "authentication required".into(),
+                scope: None,
+            },
+        ),
         Err(e) => ApiError::from(e).into_response(),
         Ok(route) => {
             let label = route.label();
-            let identity = Identity::Anonymous;
-            let mut response = match access::authorize(
-                &identity,
-                action_for(&route, &parts.method),
-                route.repository(),
-            ) {
-                Err(e) => ApiError::from(e).into_response(),
+            let need = need_for(&route, &parts.method);
+            let mut response = match state
+                .registry
+                .authorize(&caller, need, route.repository())
+                .await
+            {
+                Err(e) => refusal(&state, &parts.headers, e),
                 Ok(()) => {
                     let request = OciRequest {
                         method: parts.method,
                         headers: parts.headers,
                         query,
+                        caller,
                     };
                     handle(&state.registry, route, request, body)
                         .await
@@ -159,7 +214,7 @@ async fn handle(
             manifest::put(registry, &name, &reference, &request, body).await
         }
         (OciRoute::Manifest { name, reference }, Method::DELETE) => {
-            manifest::delete(registry, &name, &reference).await
+            manifest::delete(registry, &name, &reference, &request).await
         }
         (OciRoute::Blob { name, digest }, Method::GET | Method::HEAD) => {
             blob::get(registry, &name, &digest, &request).await

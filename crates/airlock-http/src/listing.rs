@@ -71,7 +71,9 @@ pub(crate) async fn catalog(
     request: &OciRequest,
 ) -> Result<Response, ApiError> {
     let (n, last) = page(request)?;
-    let repositories = registry.catalog(last.as_deref(), n.map(|n| n + 1)).await?;
+    let repositories = registry
+        .catalog(&request.caller, last.as_deref(), n.map(|n| n + 1))
+        .await?;
     let (repositories, more) = paginate(repositories, n);
     let link = match (more, repositories.last(), n) {
         (true, Some(last), Some(n)) => {

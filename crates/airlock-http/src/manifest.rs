@@ -16,6 +16,11 @@ pub(crate) async fn get(
     request: &OciRequest,
 ) -> Result<Response, ApiError> {
     let manifest = registry.manifest(name, reference).await?;
+    if request.method == Method::GET {
+        registry
+            .record_pull(&request.caller, name, reference, &manifest.digest)
+            .await?;
+    }
     let builder = Response::builder()
         .header(header::CONTENT_TYPE, manifest.media_type)
         .header(header::CONTENT_LENGTH, manifest.content.len())
@@ -59,7 +64,13 @@ pub(crate) async fn put(
         .to_bytes()
         .to_vec();
     let stored = registry
-        .put_manifest(name, reference, content_type.as_deref(), content)
+        .put_manifest(
+            &request.caller,
+            name,
+            reference,
+            content_type.as_deref(),
+            content,
+        )
         .await?;
     let mut builder = Response::builder()
         .status(StatusCode::CREATED)
@@ -79,8 +90,11 @@ pub(crate) async fn delete(
     registry: &Registry,
     name: &RepoName,
     reference: &Reference,
+    request: &OciRequest,
 ) -> Result<Response, ApiError> {
-    registry.delete_manifest(name, reference).await?;
+    registry
+        .delete_manifest(&request.caller, name, reference)
+        .await?;
     Ok(Response::builder()
         .status(StatusCode::ACCEPTED)
         .header(header::CONTENT_LENGTH, 0)

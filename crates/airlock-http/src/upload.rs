@@ -2,7 +2,7 @@
 //! `/v2/<name>/blobs/uploads/...`.
 
 use airlock_oci::{Digest, ErrorCode, RepoName};
-use airlock_registry::{Registry, RegistryError, UploadState};
+use airlock_registry::{Registry, RegistryError, UploadState, access};
 use airlock_store::ByteStream;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -64,7 +64,10 @@ pub(crate) async fn start(
             .parse()
             .map_err(|_| ApiError::from(RegistryError::DigestParameter(mount.clone())))?;
         // An invalid source name is treated like an invisible blob: fall back to an upload.
+        // So is a source the caller may not pull from: mounting it would
+        // leak its content.
         if let Ok(from) = from.parse::<RepoName>()
+            && access::may_pull(&request.caller, &from)
             && registry.mount_blob(name, &from, &digest).await?
         {
             return Ok(created(name, &digest));

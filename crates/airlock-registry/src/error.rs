@@ -64,9 +64,24 @@ pub enum RegistryError {
     /// A size did not match the content.
     #[error("{0}")]
     SizeInvalid(String),
+    /// No valid credentials, or a token that does not cover the request;
+    /// `scope` is what the client should ask the token endpoint for.
+    #[error("{reason}")]
+    Unauthenticated {
+        /// Why, for the log and the client.
+        reason: String,
+        /// The scope that would cover the request.
+        scope: Option<String>,
+    },
     /// The caller may not do this.
     #[error("{0}")]
     Denied(String),
+    /// The repository is outside `unscanned/` and `scanned/`.
+    #[error("{0}")]
+    OutsideZones(String),
+    /// The repository's tenant does not exist.
+    #[error("tenant {0:?} does not exist")]
+    UnknownTenant(String),
     /// The operation is not supported.
     #[error("{0}")]
     Unsupported(String),
@@ -94,7 +109,10 @@ impl RegistryError {
             RegistryError::ManifestUnknown(_) => ErrorCode::ManifestUnknown,
             RegistryError::NameUnknown(_) => ErrorCode::NameUnknown,
             RegistryError::SizeInvalid(_) => ErrorCode::SizeInvalid,
+            RegistryError::Unauthenticated { .. } => ErrorCode::Unauthorized,
             RegistryError::Denied(_) => ErrorCode::Denied,
+            RegistryError::OutsideZones(_) => ErrorCode::NameInvalid,
+            RegistryError::UnknownTenant(_) => ErrorCode::NameUnknown,
             RegistryError::Unsupported(_) => ErrorCode::Unsupported,
             RegistryError::Store(StoreError::NotFound(_)) => ErrorCode::BlobUnknown,
             RegistryError::Store(_) => ErrorCode::Internal,

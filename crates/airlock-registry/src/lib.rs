@@ -9,8 +9,11 @@
 //!   bytes streamed through, and after the blob store moved it into place.
 //! * Manifests are stored byte for byte; everything they reference must be
 //!   visible in the same repository first.
-//! * Every request's identity and permission are decided in one place,
-//!   [`access::authorize`].
+//! * Every `/v2/` request is allowed or refused in one place,
+//!   [`Registry::authorize`] over [`access::decide`], which applies the zone
+//!   rules of [`airlock_auth::repo_allows`].
+//! * Pushes, pulls and deletes of manifests are audited; a change and its
+//!   audit record are one transaction.
 
 pub mod access;
 mod error;
@@ -18,6 +21,7 @@ mod gc;
 mod service;
 mod upload;
 
+pub use access::{Caller, Need};
 pub use error::RegistryError;
 pub use gc::{GcOptions, GcReport};
 pub use service::{ManifestPut, Registry, RegistryConfig};

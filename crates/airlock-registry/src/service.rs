@@ -3,15 +3,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use airlock_audit::{AuditEvent, Outcome};
+use airlock_auth::{RepoAction, ZonedRepo, repo_allows};
 use airlock_oci::manifest::ParsedManifest;
 use airlock_oci::{Algorithm, Digest, Hasher, Reference, RepoName};
 use airlock_store::{
-    BlobStore, ByteStream, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
+    BlobStore, ByteStream, Database, ManifestRecord, NewManifest, PutManifestError, Referrer,
     StoreError, UploadSession,
 };
 use time::OffsetDateTime;
 
 use crate::RegistryError;
+use crate::access::{self, Caller, Need};
 use crate::upload::{RunningHash, Sessions, UploadState, hashing, rehash};
 
 /// Layer media types that are never pushed to a registry, so their presence
@@ -53,7 +56,7 @@ pub struct ManifestPut {
 /// The OCI registry use cases over a metadata store and a blob store.
 #[derive(Debug)]
 pub struct Registry {
-    pub(crate) meta: Arc<dyn MetadataStore>,
+    pub(crate) meta: Arc<dyn Database>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: RegistryConfig,
     pub(crate) sessions: Sessions,
@@ -62,7 +65,7 @@ pub struct Registry {
 impl Registry {
     /// A registry over the given stores.
     pub fn new(
-        meta: Arc<dyn MetadataStore>,
+        meta: Arc<dyn Database>,
         blobs: Arc<dyn BlobStore>,
         config: RegistryConfig,
     ) -> Registry {
@@ -83,6 +86,67 @@ impl Registry {
     pub async fn ready(&self) -> Result<(), RegistryError> {
         self.meta.ping().await?;
         Ok(())
+    }
+
+    // ----- access -----
+
+    /// Allows or refuses a request: the zone rules of [`access::decide`],
+    /// then the tenant's existence. Denials and refused credentials are
+    /// audited; a plain challenge to a client that sent no credentials is not.
+    pub async fn authorize(
+        &self,
+        caller: &Caller,
+        need: Need,
+        repository: Option<&RepoName>,
+    ) -> Result<(), RegistryError> {
+        let decided = match access::decide(caller, need, repository) {
+            Ok(Some(zoned)) => {
+                if self.meta.tenant_exists(&zoned.tenant).await? {
+                    Ok(())
+                } else {
+                    Err(RegistryError::UnknownTenant(zoned.tenant.to_string()))
+                }
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        let Err(error) = decided else {
+            return Ok(());
+        };
+        let action = match &error {
+            RegistryError::Unauthenticated { .. } if caller.rejected.is_some() => {
+                Some("auth.credentials")
+            }
+            RegistryError::Unauthenticated { .. } => None,
+            _ => Some("access.denied"),
+        };
+        if let Some(action) = action {
+            let target = repository.map_or_else(|| "/v2/".to_owned(), ToString::to_string);
+            let mut event = AuditEvent::new(caller.actor(), action, target)
+                .outcome(Outcome::Denied)
+                .reason(error.to_string())
+                .request(caller.request.clone())
+                .details(serde_json::json!({ "need": format!("{need:?}").to_lowercase() }));
+            if let Some(tenant) = repository.and_then(|r| ZonedRepo::parse(r.as_str()).ok()) {
+                event = event.tenant(tenant.tenant.to_string());
+            }
+            self.meta.append_audit(&[event]).await?;
+        }
+        Err(error)
+    }
+
+    fn manifest_event(
+        caller: &Caller,
+        action: &str,
+        repository: &RepoName,
+        target: String,
+    ) -> AuditEvent {
+        let mut event =
+            AuditEvent::new(caller.actor(), action, target).request(caller.request.clone());
+        if let Ok(zoned) = ZonedRepo::parse(repository.as_str()) {
+            event = event.tenant(zoned.tenant.to_string());
+        }
+        event
     }
 
     // ----- blobs -----
@@ -392,6 +456,7 @@ impl Registry {
     /// Stores a manifest under a tag or its digest.
     pub async fn put_manifest(
         &self,
+        caller: &Caller,
         repository: &RepoName,
         reference: &Reference,
         content_type: Option<&str>,
@@ -439,15 +504,34 @@ impl Registry {
             Reference::Tag(tag) => Some(tag),
             Reference::Digest(_) => None,
         };
-        self.meta
-            .put_manifest(repository, &manifest, tag)
+        let event = Self::manifest_event(
+            caller,
+            "manifest.push",
+            repository,
+            format!("{repository}@{digest}"),
+        )
+        .details(serde_json::json!({
+            "tag": tag.map(|t| t.as_str()),
+            "media_type": manifest.media_type,
+            "size": manifest.content.len(),
+        }));
+        let stored = self
+            .meta
+            .put_manifest(repository, &manifest, tag, &event)
             .await
             .map_err(|e| match e {
                 PutManifestError::BlobUnknown(d) | PutManifestError::ManifestUnknown(d) => {
                     RegistryError::ManifestBlobUnknown(d)
                 }
                 PutManifestError::Store(e) => RegistryError::Store(e),
-            })?;
+            });
+        if let Err(error) = stored {
+            let failed = event.outcome(Outcome::Failure).reason(error.to_string());
+            if let Err(e) = self.meta.append_audit(&[failed]).await {
+                tracing::error!(error = %e, "could not audit a failed manifest push");
+            }
+            return Err(error);
+        }
         Ok(ManifestPut {
             digest,
             subject: manifest.subject,
@@ -470,15 +554,45 @@ impl Registry {
         }
     }
 
+    /// Records that `caller` pulled a manifest (a `GET`, not a `HEAD`).
+    pub async fn record_pull(
+        &self,
+        caller: &Caller,
+        repository: &RepoName,
+        reference: &Reference,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
+        let event = Self::manifest_event(
+            caller,
+            "manifest.pull",
+            repository,
+            format!("{repository}@{digest}"),
+        )
+        .details(serde_json::json!({ "reference": reference.to_string() }));
+        self.meta.append_audit(&[event]).await?;
+        Ok(())
+    }
+
     /// Deletes a manifest (by digest, with its tags) or a tag.
     pub async fn delete_manifest(
         &self,
+        caller: &Caller,
         repository: &RepoName,
         reference: &Reference,
     ) -> Result<(), RegistryError> {
+        let event = Self::manifest_event(
+            caller,
+            "manifest.delete",
+            repository,
+            format!("{repository}{}{reference}", reference_separator(reference)),
+        );
         let removed = match reference {
-            Reference::Digest(digest) => self.meta.delete_manifest(repository, digest).await?,
-            Reference::Tag(tag) => self.meta.delete_tag(repository, tag).await?,
+            Reference::Digest(digest) => {
+                self.meta
+                    .delete_manifest(repository, digest, &event)
+                    .await?
+            }
+            Reference::Tag(tag) => self.meta.delete_tag(repository, tag, &event).await?,
         };
         if removed {
             Ok(())
@@ -502,13 +616,35 @@ impl Registry {
             .ok_or_else(|| RegistryError::NameUnknown(repository.clone()))
     }
 
-    /// Repository names, after `last`, at most `limit`.
+    /// Names of the repositories `caller` may pull from, after `last`, at
+    /// most `limit`.
     pub async fn catalog(
         &self,
+        caller: &Caller,
         last: Option<&str>,
         limit: Option<usize>,
     ) -> Result<Vec<String>, RegistryError> {
-        Ok(self.meta.repositories(last, limit).await?)
+        let Some(principal) = &caller.principal else {
+            return Ok(Vec::new());
+        };
+        const PAGE: usize = 1000;
+        let mut visible = Vec::new();
+        let mut after = last.map(str::to_owned);
+        loop {
+            let page = self.meta.repositories(after.as_deref(), Some(PAGE)).await?;
+            let full = page.len() == PAGE;
+            after = page.last().cloned();
+            visible.extend(page.into_iter().filter(|name| {
+                ZonedRepo::parse(name).is_ok_and(|z| repo_allows(principal, RepoAction::Pull, &z))
+            }));
+            if !full || limit.is_some_and(|n| visible.len() >= n) {
+                break;
+            }
+        }
+        if let Some(n) = limit {
+            visible.truncate(n);
+        }
+        Ok(visible)
     }
 
     /// Manifests in `repository` whose subject is `digest`, optionally only
@@ -524,5 +660,12 @@ impl Registry {
             referrers.retain(|r| r.artifact_type.as_deref() == Some(wanted));
         }
         Ok(referrers)
+    }
+}
+
+fn reference_separator(reference: &Reference) -> &'static str {
+    match reference {
+        Reference::Digest(_) => "@",
+        Reference::Tag(_) => ":",
     }
 }

@@ -8,7 +8,9 @@
 //! * [`MetadataStore`]: the single source of truth for everything else:
 //!   repositories, manifests (their bytes are small and live here, so a pull
 //!   by tag is one lookup), tags, per-repository blob links, referrers and
-//!   upload sessions.
+//!   upload sessions. Beside it, in the same database, [`IdentityStore`]
+//!   (tenants, users, robots) and [`AuditStore`] (the hash-chained log);
+//!   every change is written together with its audit record.
 //!
 //! The embedded backends are the filesystem and SQLite; PostgreSQL and S3
 //! implement the same traits. [`testsuite`] (feature `testsuite`) holds the
@@ -16,14 +18,25 @@
 //!
 //! Errors are [`StoreError`]: no backend error type crosses this boundary.
 
+mod audit;
 mod blob;
 mod error;
+mod identity;
 mod metadata;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
+pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobStore, ByteStream, StoredBlob};
 pub use error::StoreError;
+pub use identity::{IdentityStore, RobotRecord, TenantRecord, UserRecord};
+
+/// The whole metadata database: registry state, identities and the audit
+/// log live in one database so a change and its audit record share a
+/// transaction.
+pub trait Database: MetadataStore + IdentityStore + AuditStore {}
+
+impl<T: MetadataStore + IdentityStore + AuditStore> Database for T {}
 pub use metadata::{
     BlobRef, GcCandidate, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
     UploadSession,

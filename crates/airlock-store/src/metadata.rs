@@ -1,5 +1,6 @@
 //! The metadata-store port: the single source of truth for registry state.
 
+use airlock_audit::AuditEvent;
 use airlock_oci::{Digest, Reference, RepoName, Tag};
 use futures::future::BoxFuture;
 use time::OffsetDateTime;
@@ -143,12 +144,13 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
 
     /// Stores a manifest in `repository` and, if given, points `tag` at it,
     /// after checking that every referenced blob and child manifest is
-    /// visible there, all in one transaction.
+    /// visible there, all in one transaction that also appends `audit`.
     async fn put_manifest(
         &self,
         repository: &RepoName,
         manifest: &NewManifest,
         tag: Option<&Tag>,
+        audit: &AuditEvent,
     ) -> Result<(), PutManifestError>;
 
     /// Looks a manifest up by tag or digest in `repository`.
@@ -159,15 +161,22 @@ pub trait MetadataStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<ManifestRecord>, StoreError>;
 
     /// Removes a manifest from `repository`, with every tag pointing at it.
-    /// Returns whether it was there.
+    /// Returns whether it was there; `audit` is appended only if it was.
     async fn delete_manifest(
         &self,
         repository: &RepoName,
         digest: &Digest,
+        audit: &AuditEvent,
     ) -> Result<bool, StoreError>;
 
-    /// Removes one tag. Returns whether it existed.
-    async fn delete_tag(&self, repository: &RepoName, tag: &Tag) -> Result<bool, StoreError>;
+    /// Removes one tag. Returns whether it existed; `audit` is appended only
+    /// if it did.
+    async fn delete_tag(
+        &self,
+        repository: &RepoName,
+        tag: &Tag,
+        audit: &AuditEvent,
+    ) -> Result<bool, StoreError>;
 
     /// Tags of `repository` in lexical order, after `last`, at most `limit`.
     /// `None` if the repository is unknown.

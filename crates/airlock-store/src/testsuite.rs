@@ -4,13 +4,16 @@
 //! store, so a new backend (PostgreSQL, S3) proves itself against the same
 //! contract as the embedded ones.
 
+use airlock_audit::{Actor, AuditEvent, Outcome};
+use airlock_auth::{GlobalRole, TenantId, TenantRole};
 use airlock_oci::{Digest, Reference, RepoName, Tag};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    BlobStore, ByteStream, MetadataStore, NewManifest, PutManifestError, StoreError, UploadSession,
+    AuditFilter, AuditStore, BlobStore, ByteStream, IdentityStore, MetadataStore, NewManifest,
+    PutManifestError, RobotRecord, StoreError, UploadSession,
 };
 
 fn bytes_stream(chunks: &[&[u8]]) -> ByteStream {
@@ -27,6 +30,10 @@ async fn collect(mut s: ByteStream) -> Vec<u8> {
         out.extend_from_slice(&chunk.expect("stream chunk"));
     }
     out
+}
+
+fn event() -> AuditEvent {
+    AuditEvent::new(Actor::system("testsuite"), "manifest.push", "testsuite")
 }
 
 fn repo(name: &str) -> RepoName {
@@ -203,12 +210,15 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
 
     // Manifests need their blobs in the same repository.
     let image = manifest("image-1", vec![config.clone(), layer.clone()], vec![], None);
-    match store.put_manifest(&b, &image, None).await {
+    match store.put_manifest(&b, &image, None, &event()).await {
         Err(PutManifestError::BlobUnknown(d)) => assert!(d == config || d == layer),
         other => panic!("expected BlobUnknown, got {other:?}"),
     }
     let v1: Tag = "v1".parse().unwrap();
-    store.put_manifest(&a, &image, Some(&v1)).await.unwrap();
+    store
+        .put_manifest(&a, &image, Some(&v1), &event())
+        .await
+        .unwrap();
     let by_tag = store
         .manifest(&a, &Reference::Tag(v1.clone()))
         .await
@@ -233,19 +243,24 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     // Indexes need their children in the same repository.
     let missing_child = digest_of(b"nope");
     let index = manifest("index-1", vec![], vec![missing_child.clone()], None);
-    assert!(
-        matches!(store.put_manifest(&a, &index, None).await, Err(PutManifestError::ManifestUnknown(d)) if d == missing_child)
-    );
+    assert!(matches!(store.put_manifest(&a, &index, None, &event())
+        .await, Err(PutManifestError::ManifestUnknown(d)) if d == missing_child));
     let index = manifest("index-2", vec![], vec![image.digest.clone()], None);
     store
-        .put_manifest(&a, &index, Some(&"multi".parse().unwrap()))
+        .put_manifest(&a, &index, Some(&"multi".parse().unwrap()), &event())
         .await
         .unwrap();
 
     // Re-pushing the same manifest is idempotent; moving a tag re-points it.
-    store.put_manifest(&a, &image, Some(&v1)).await.unwrap();
+    store
+        .put_manifest(&a, &image, Some(&v1), &event())
+        .await
+        .unwrap();
     let image2 = manifest("image-2", vec![config.clone()], vec![], None);
-    store.put_manifest(&a, &image2, Some(&v1)).await.unwrap();
+    store
+        .put_manifest(&a, &image2, Some(&v1), &event())
+        .await
+        .unwrap();
     assert_eq!(
         store
             .manifest(&a, &Reference::Tag(v1.clone()))
@@ -259,7 +274,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     // Tags list, sorted, with pagination.
     for t in ["b", "a", "c"] {
         store
-            .put_manifest(&a, &image, Some(&t.parse().unwrap()))
+            .put_manifest(&a, &image, Some(&t.parse().unwrap()), &event())
             .await
             .unwrap();
     }
@@ -301,7 +316,7 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         vec![],
         Some(image.digest.clone()),
     );
-    store.put_manifest(&a, &sig, None).await.unwrap();
+    store.put_manifest(&a, &sig, None, &event()).await.unwrap();
     let referrers = store.referrers(&a, &image.digest).await.unwrap();
     assert_eq!(referrers.len(), 1);
     assert_eq!(referrers[0].digest, sig.digest);
@@ -314,8 +329,18 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
     assert!(store.referrers(&b, &image.digest).await.unwrap().is_empty());
 
     // Deleting a manifest removes its tags; deleting a tag leaves the manifest.
-    assert!(store.delete_tag(&a, &"c".parse().unwrap()).await.unwrap());
-    assert!(!store.delete_tag(&a, &"c".parse().unwrap()).await.unwrap());
+    assert!(
+        store
+            .delete_tag(&a, &"c".parse().unwrap(), &event())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_tag(&a, &"c".parse().unwrap(), &event())
+            .await
+            .unwrap()
+    );
     assert!(
         store
             .manifest(&a, &Reference::Digest(image.digest.clone()))
@@ -323,8 +348,18 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
             .unwrap()
             .is_some()
     );
-    assert!(store.delete_manifest(&a, &image.digest).await.unwrap());
-    assert!(!store.delete_manifest(&a, &image.digest).await.unwrap());
+    assert!(
+        store
+            .delete_manifest(&a, &image.digest, &event())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_manifest(&a, &image.digest, &event())
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.tags(&a, None, None).await.unwrap().unwrap(),
         ["multi", "v1"]
@@ -415,4 +450,332 @@ pub async fn metadata_store(store: &dyn MetadataStore) {
         .unwrap();
     assert!(!removed);
     assert!(store.blob_in_use(&config).await.unwrap());
+}
+
+fn tenant(id: &str) -> TenantId {
+    id.parse().unwrap()
+}
+
+fn change(action: &str, target: &str) -> AuditEvent {
+    AuditEvent::new(Actor::user("root"), action, target)
+}
+
+async fn all_records(store: &dyn AuditStore) -> Vec<airlock_audit::AuditRecord> {
+    store
+        .audit_records(&AuditFilter::default(), 0, usize::MAX)
+        .await
+        .unwrap()
+}
+
+/// Tenants, users, grants and robots, each change with its audit record.
+pub async fn identity_store<S: IdentityStore + AuditStore>(store: &S) {
+    let acme = tenant("acme");
+    let before = all_records(store).await.len();
+    store
+        .create_tenant(&acme, &change("tenant.create", "acme"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_tenant(&acme, &change("tenant.create", "acme"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .create_tenant(&tenant("beta"), &change("tenant.create", "beta"))
+        .await
+        .unwrap();
+    let ids: Vec<String> = store
+        .tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(ids, ["acme", "beta"]);
+    assert!(store.tenant_exists(&acme).await.unwrap());
+    assert!(!store.tenant_exists(&tenant("gamma")).await.unwrap());
+    // a refused change leaves no audit record behind
+    assert_eq!(all_records(store).await.len(), before + 2);
+
+    store
+        .create_user("alice", "$argon2id$x", &change("user.create", "alice"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_user("alice", "h", &change("user.create", "alice"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .set_tenant_role(
+            "alice",
+            &acme,
+            Some(TenantRole::Developer),
+            &change("user.grant", "alice"),
+        )
+        .await
+        .unwrap();
+    store
+        .set_tenant_role(
+            "alice",
+            &acme,
+            Some(TenantRole::Security),
+            &change("user.grant", "alice"),
+        )
+        .await
+        .unwrap();
+    store
+        .set_global_role(
+            "alice",
+            GlobalRole::Auditor,
+            true,
+            &change("user.grant", "alice"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .set_tenant_role(
+                "alice",
+                &tenant("nope"),
+                Some(TenantRole::Reader),
+                &change("user.grant", "alice")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .set_tenant_role(
+                "bob",
+                &acme,
+                Some(TenantRole::Reader),
+                &change("user.grant", "bob")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let alice = store.user("alice").await.unwrap().unwrap();
+    assert_eq!(alice.roles.tenant_role(&acme), Some(TenantRole::Security));
+    assert!(alice.roles.is_auditor());
+    assert!(!alice.disabled);
+    store
+        .set_user_disabled("alice", true, &change("user.disable", "alice"))
+        .await
+        .unwrap();
+    store
+        .set_password("alice", "$argon2id$y", &change("user.passwd", "alice"))
+        .await
+        .unwrap();
+    let alice = store.user("alice").await.unwrap().unwrap();
+    assert!(alice.disabled);
+    assert_eq!(alice.password_hash, "$argon2id$y");
+    assert!(store.user("bob").await.unwrap().is_none());
+    assert_eq!(store.user_count().await.unwrap(), 1);
+    store
+        .set_tenant_role("alice", &acme, None, &change("user.revoke", "alice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .roles
+            .tenant_role(&acme),
+        None
+    );
+
+    let now = OffsetDateTime::now_utc();
+    let robot = RobotRecord {
+        name: "robot$acme+ci".into(),
+        tenant: acme.clone(),
+        role: TenantRole::Developer,
+        prefix: "0123abcd".into(),
+        token_hash: "ff".repeat(32),
+        created_by: "alice".into(),
+        created_at: now,
+        expires_at: Some(now + Duration::days(90)),
+        revoked_at: None,
+    };
+    store
+        .create_robot(&robot, &change("robot.create", &robot.name))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .create_robot(&robot, &change("robot.create", &robot.name))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let found = store.robot_by_prefix("0123abcd").await.unwrap().unwrap();
+    assert_eq!(found.name, robot.name);
+    assert_eq!(found.role, TenantRole::Developer);
+    assert!(found.is_active(now));
+    assert_eq!(store.robots(Some(&acme)).await.unwrap().len(), 1);
+    assert!(
+        store
+            .robots(Some(&tenant("beta")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .revoke_robot(&robot.name, now, &change("robot.revoke", &robot.name))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .revoke_robot(&robot.name, now, &change("robot.revoke", &robot.name))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(
+        !store
+            .robot_by_prefix("0123abcd")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active(now)
+    );
+
+    store
+        .delete_tenant(&tenant("beta"), &change("tenant.delete", "beta"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .delete_tenant(&tenant("beta"), &change("tenant.delete", "beta"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // 2 tenants, user, 3 grants, disable, passwd, revoke grant, robot, revoke robot, delete
+    let records = all_records(store).await;
+    assert_eq!(records.len(), before + 12);
+    airlock_audit::verify(records).expect("chain verifies");
+}
+
+/// The audit log: ordering, filters, cursors, and manifest changes that are
+/// recorded in their own transaction.
+pub async fn audit_store<S: MetadataStore + AuditStore>(store: &S) {
+    let start = all_records(store).await.len() as u64;
+    let events: Vec<AuditEvent> = (0..5)
+        .map(|i| {
+            AuditEvent::new(
+                Actor::user("u"),
+                if i % 2 == 0 {
+                    "auth.login"
+                } else {
+                    "manifest.pull"
+                },
+                format!("t{i}"),
+            )
+            .tenant(if i < 3 { "acme" } else { "beta" })
+        })
+        .collect();
+    let sealed = store.append_audit(&events).await.unwrap();
+    assert_eq!(sealed.len(), 5);
+    assert_eq!(sealed[0].seq, start + 1);
+    assert!(
+        sealed
+            .windows(2)
+            .all(|w| w[1].prev_hash == w[0].hash && w[1].seq == w[0].seq + 1)
+    );
+
+    let only = |filter: AuditFilter| async move {
+        store
+            .audit_records(&filter, start, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event.target)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        only(AuditFilter {
+            tenant: Some("beta".into()),
+            ..Default::default()
+        })
+        .await,
+        ["t3", "t4"]
+    );
+    assert_eq!(
+        only(AuditFilter {
+            action: Some("auth".into()),
+            ..Default::default()
+        })
+        .await,
+        ["t0", "t2", "t4"]
+    );
+    assert_eq!(
+        only(AuditFilter {
+            action: Some("auth.log".into()),
+            ..Default::default()
+        })
+        .await,
+        Vec::<String>::new()
+    );
+    let future = OffsetDateTime::now_utc() + Duration::hours(1);
+    assert!(
+        only(AuditFilter {
+            since: Some(future),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        only(AuditFilter {
+            until: Some(future),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        5
+    );
+    let page = store
+        .audit_records(&AuditFilter::default(), start, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [start + 1, start + 2]
+    );
+
+    assert_eq!(store.audit_cursor("syslog").await.unwrap(), 0);
+    store.set_audit_cursor("syslog", 3).await.unwrap();
+    assert_eq!(store.audit_cursor("syslog").await.unwrap(), 3);
+
+    // a manifest put that fails writes nothing; one that succeeds writes its record
+    let a = repo("audit/a");
+    let config = br#"{"architecture":"amd64"}"#;
+    let image = manifest("{\"audited\":1}", vec![digest_of(config)], vec![], None);
+    let before = all_records(store).await.len();
+    let push =
+        AuditEvent::new(Actor::user("u"), "manifest.push", "audit/a").outcome(Outcome::Success);
+    assert!(store.put_manifest(&a, &image, None, &push).await.is_err());
+    assert_eq!(all_records(store).await.len(), before);
+    commit(store, &a, &digest_of(config), config.len() as u64).await;
+    store.put_manifest(&a, &image, None, &push).await.unwrap();
+    let records = all_records(store).await;
+    assert_eq!(records.len(), before + 1);
+    assert_eq!(records.last().unwrap().event.action, "manifest.push");
+    let delete = AuditEvent::new(Actor::user("u"), "manifest.delete", "audit/a");
+    assert!(
+        store
+            .delete_manifest(&a, &image.digest, &delete)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_manifest(&a, &image.digest, &delete)
+            .await
+            .unwrap()
+    );
+    assert_eq!(all_records(store).await.len(), before + 2);
+    airlock_audit::verify(all_records(store).await).expect("chain verifies");
 }

@@ -7,18 +7,23 @@
 //! directory (filesystem blob store, SQLite metadata) and drives the axum
 //! router with `tower::ServiceExt::oneshot`; no socket is opened.
 
+mod api;
+mod authz;
 mod discovery;
 mod errors;
 mod management;
 mod ops;
 mod pull;
 mod push;
+mod token;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use airlock_accounts::Accounts;
+use airlock_auth::{Access, GlobalRole, LoginThrottle, Principal, Roles, TokenKeys, TokenService};
 use airlock_db_sqlite::SqliteMetadataStore;
-use airlock_http::AppState;
+use airlock_http::{AppState, HttpSettings};
 use airlock_oci::media_type;
 use airlock_registry::{Registry, RegistryConfig};
 use airlock_store_fs::FsBlobStore;
@@ -33,7 +38,37 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub registry: Arc<Registry>,
+    pub accounts: Arc<Accounts>,
+    pub database: Arc<SqliteMetadataStore>,
     pub dir: tempfile::TempDir,
+    /// Who [`TestApp::send`] acts as: by default an admin, whose token is
+    /// minted per request for exactly the repository the path names.
+    pub principal: Option<Principal>,
+}
+
+/// The admin the conformance tests act as.
+pub fn admin() -> Principal {
+    let mut roles = Roles::default();
+    roles.global.insert(GlobalRole::Admin);
+    Principal::User {
+        name: "admin".into(),
+        roles,
+    }
+}
+
+/// The tenant the conformance tests push to.
+pub const TENANT: &str = "t";
+
+/// The repository name, from a `/v2/<name>/<route>...` path.
+fn repository_of(path: &str) -> Option<String> {
+    let rest = path.strip_prefix("/v2/")?;
+    let rest = rest.split('?').next()?;
+    for marker in ["/manifests/", "/blobs/", "/tags/", "/referrers/"] {
+        if let Some(index) = rest.rfind(marker) {
+            return Some(rest[..index].to_owned());
+        }
+    }
+    None
 }
 
 /// What came back from one request.
@@ -128,19 +163,70 @@ impl TestApp {
         let blobs = FsBlobStore::open(dir.path())
             .await
             .expect("open blob store");
-        let meta = SqliteMetadataStore::open(&dir.path().join("registry.db"))
+        let meta = Arc::new(
+            SqliteMetadataStore::open(&dir.path().join("registry.db"))
+                .await
+                .expect("open metadata store"),
+        );
+        let registry = Arc::new(Registry::new(meta.clone(), Arc::new(blobs), config));
+        let (keys, _) = TokenKeys::load_or_create(&dir.path().join("token-signing-key.der"))
+            .expect("signing key");
+        let accounts = Arc::new(Accounts::new(
+            meta.clone(),
+            TokenService::new(keys, "airlock", Duration::from_secs(300)),
+            LoginThrottle::default(),
+        ));
+        let tenant: airlock_auth::TenantId = TENANT.parse().unwrap();
+        if !airlock_store::IdentityStore::tenant_exists(meta.as_ref(), &tenant)
             .await
-            .expect("open metadata store");
-        let registry = Arc::new(Registry::new(Arc::new(meta), Arc::new(blobs), config));
+            .unwrap()
+        {
+            airlock_store::IdentityStore::create_tenant(
+                meta.as_ref(),
+                &tenant,
+                &airlock_audit::AuditEvent::new(
+                    airlock_audit::Actor::system("test"),
+                    "tenant.create",
+                    TENANT,
+                ),
+            )
+            .await
+            .unwrap();
+        }
         let router = airlock_http::router(AppState {
             registry: registry.clone(),
+            accounts: accounts.clone(),
             metrics: airlock_http::install_metrics(),
+            settings: Arc::new(HttpSettings::default()),
         });
         TestApp {
             router,
             registry,
+            accounts,
+            database: meta,
             dir,
+            principal: Some(admin()),
         }
+    }
+
+    /// A token for `principal` with exactly `access`.
+    pub fn token(&self, principal: &Principal, access: Vec<Access>) -> String {
+        self.accounts
+            .tokens()
+            .issue(principal, access, time::OffsetDateTime::now_utc())
+            .expect("token")
+            .token
+    }
+
+    /// The token [`TestApp::send`] attaches for `path`: everything the
+    /// principal holds on the path's repository, and the catalog.
+    fn token_for(&self, principal: &Principal, path: &str) -> String {
+        let mut scopes = vec!["registry:catalog:*".to_owned()];
+        if let Some(repo) = repository_of(path) {
+            scopes.push(format!("repository:{repo}:pull,push,delete"));
+        }
+        let scopes = airlock_auth::parse_scopes(scopes.iter().map(String::as_str)).expect("scopes");
+        self.token(principal, airlock_auth::grant(principal, &scopes))
     }
 
     /// Drops this application (and its in-memory state) and opens a new one
@@ -149,12 +235,16 @@ impl TestApp {
         let TestApp {
             router,
             registry,
+            accounts,
+            database,
             dir,
+            principal,
         } = self;
         let config = registry.config().clone();
-        drop(router);
-        drop(registry);
-        TestApp::open(dir, config).await
+        drop((router, registry, accounts, database));
+        let mut app = TestApp::open(dir, config).await;
+        app.principal = principal;
+        app
     }
 
     /// An application whose upload sessions expire after `ttl`.
@@ -177,6 +267,16 @@ impl TestApp {
         let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(path);
+        let explicit = headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"));
+        if let (Some(principal), false, true) = (&self.principal, explicit, path.starts_with("/v2"))
+        {
+            request = request.header(
+                "authorization",
+                format!("Bearer {}", self.token_for(principal, path)),
+            );
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

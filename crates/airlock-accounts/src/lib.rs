@@ -1,0 +1,89 @@
+//! Identity use cases: who may log in, what a token grants, and the
+//! management of tenants, users, grants and robots.
+//!
+//! [`Accounts`] is to identities what `airlock_registry::Registry` is to
+//! images: it authorizes each operation with
+//! [`airlock_auth::manage_allows`], performs it through the
+//! [`IdentityStore`](airlock_store::IdentityStore) port, and hands the store
+//! the audit record to write in the same transaction. Logins and token
+//! issues, successful or not, are audited too; failed logins are throttled
+//! per client address and per user name.
+//!
+//! Operations are done by an [`Operator`]: a logged-in principal (API), or
+//! the local operator (the CLI run against the data directory, which is as
+//! powerful as whoever can read that directory).
+
+mod error;
+mod login;
+mod manage;
+
+use std::sync::Arc;
+
+use airlock_audit::{Actor, RequestContext};
+use airlock_auth::{LoginThrottle, Principal, TokenService};
+use airlock_store::Database;
+
+pub use error::AccountsError;
+pub use manage::{NewRobot, RobotView, TenantView, UserView};
+
+/// Who performs a management operation.
+#[derive(Debug, Clone)]
+pub enum Operator {
+    /// An authenticated user or robot.
+    Principal(Principal),
+    /// The CLI on the data directory, named by the OS user running it.
+    Local(String),
+}
+
+impl Operator {
+    /// The audit log's actor.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Operator::Principal(Principal::User { name, .. }) => Actor::user(name.clone()),
+            Operator::Principal(Principal::Robot { name, .. }) => Actor::robot(name.clone()),
+            Operator::Principal(Principal::System(s)) => Actor::system(s.as_str()),
+            Operator::Local(user) => Actor::system(format!("cli:{user}")),
+        }
+    }
+}
+
+/// The identity service.
+pub struct Accounts {
+    store: Arc<dyn Database>,
+    tokens: TokenService,
+    throttle: LoginThrottle,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("service", &self.tokens.service())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    /// The service over `store`, issuing tokens with `tokens`, throttling
+    /// failed logins with `throttle`.
+    pub fn new(
+        store: Arc<dyn Database>,
+        tokens: TokenService,
+        throttle: LoginThrottle,
+    ) -> Accounts {
+        Accounts {
+            store,
+            tokens,
+            throttle,
+        }
+    }
+
+    /// The token service (the registry verifies tokens with it).
+    pub fn tokens(&self) -> &TokenService {
+        &self.tokens
+    }
+
+    /// The request context of a local (CLI) operation.
+    pub fn local_context() -> RequestContext {
+        RequestContext::default()
+    }
+}
