@@ -7,7 +7,8 @@
 #   1. `skopeo copy` push and pull of a ~200 MB image of two gzip layers
 #      (random data, so gzip cannot shrink it), a fresh store for every run;
 #      target: airlock's median time <= distribution's.
-#   2. manifest GET by tag under `hey -c 16 -n 20000`;
+#   2. manifest GET by tag under `hey -c 16 -n 20000` (airlock verifies a
+#      bearer token and appends an audit record for every GET);
 #      target: airlock >= 3x distribution's requests per second.
 #   3. peak RSS (VmHWM) of each server while a 1 GiB blob is pushed with curl
 #      (POST session, one streamed PATCH, PUT ?digest=); target: airlock < 64 MiB.
@@ -30,6 +31,11 @@ HEY_RUNS="${HEY_RUNS:-3}"
 BLOB_MB="${BLOB_MB:-1024}"
 DISTRIBUTION="${DISTRIBUTION:-/usr/bin/docker-registry}"
 ACCEPT="application/vnd.oci.image.manifest.v1+json"
+# airlock needs a tenant and credentials; the same repository names and skopeo
+# flags go to distribution, which runs without authentication and ignores them.
+ADMIN_PASSWORD="bench-admin-password"
+CREDS="admin:$ADMIN_PASSWORD"
+REPO="unscanned/bench/app"
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
@@ -84,7 +90,8 @@ start_server() {
     mkdir -p "$store"
     case "$name" in
     airlock)
-        "$airlock" serve --listen "127.0.0.1:$port" --data-dir "$store" 2>>"$work/airlock.log" &
+        AIRLOCK_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$airlock" serve --listen "127.0.0.1:$port" \
+            --data-dir "$store" --token-ttl 1h 2>>"$work/airlock.log" &
         ;;
     distribution)
         cat >"$store.yml" <<EOF
@@ -108,7 +115,26 @@ EOF
     esac
     pid_of[$name]=$!
     port_of[$name]=$port
-    wait_ready "http://127.0.0.1:$port/v2/"
+    if [ "$name" = airlock ]; then
+        wait_ready "http://127.0.0.1:$port/healthz"
+        "$airlock" tenant create bench --data-dir "$store" >/dev/null
+    else
+        wait_ready "http://127.0.0.1:$port/v2/"
+    fi
+}
+
+# auth_header NAME SCOPE: the Authorization header airlock wants (a token
+# from its token endpoint); distribution runs without authentication.
+auth_header() {
+    if [ "$1" = airlock ]; then
+        local token
+        token=$(curl -sf --noproxy '*' -u "admin:$ADMIN_PASSWORD" \
+            "http://127.0.0.1:${port_of[airlock]}/auth/token?service=airlock&scope=$2" |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+        echo "Authorization: Bearer $token"
+    else
+        echo "X-No-Auth: 1"
+    fi
 }
 
 now() { date +%s.%N; }
@@ -139,11 +165,11 @@ for run in $(seq 1 "$RUNS"); do
     if [ $((run % 2)) -eq 1 ]; then order="airlock distribution"; else order="distribution airlock"; fi
     for name in $order; do
         start_server "$name" "$work/store-$name-$run"
-        ref="docker://127.0.0.1:${port_of[$name]}/bench/app:1"
+        ref="docker://127.0.0.1:${port_of[$name]}/$REPO:1"
         t0=$(now)
-        skopeo copy --quiet --dest-tls-verify=false "oci:$image:bench" "$ref"
+        skopeo copy --quiet --dest-tls-verify=false --dest-creds "$CREDS" "oci:$image:bench" "$ref"
         t1=$(now)
-        skopeo copy --quiet --src-tls-verify=false "$ref" "oci:$work/pulled-$name-$run:bench"
+        skopeo copy --quiet --src-tls-verify=false --src-creds "$CREDS" "$ref" "oci:$work/pulled-$name-$run:bench"
         t2=$(now)
         push_times[$name]+=" $(elapsed "$t0" "$t1")"
         pull_times[$name]+=" $(elapsed "$t1" "$t2")"
@@ -162,13 +188,15 @@ echo "== 2. manifest GET by tag: hey -c $HEY_C -n $HEY_N, $HEY_RUNS runs"
 declare -A rps=()
 for name in airlock distribution; do
     start_server "$name" "$work/store-$name-hey"
-    skopeo copy --quiet --dest-tls-verify=false "oci:$image:bench" "docker://127.0.0.1:${port_of[$name]}/bench/app:1"
+    skopeo copy --quiet --dest-tls-verify=false --dest-creds "$CREDS" "oci:$image:bench" \
+        "docker://127.0.0.1:${port_of[$name]}/$REPO:1"
 done
 for name in airlock distribution; do
-    url="http://127.0.0.1:${port_of[$name]}/v2/bench/app/manifests/1"
-    hey -c "$HEY_C" -n 1000 -H "Accept: $ACCEPT" "$url" >/dev/null # warm-up
+    url="http://127.0.0.1:${port_of[$name]}/v2/$REPO/manifests/1"
+    auth=$(auth_header "$name" "repository:$REPO:pull")
+    hey -c "$HEY_C" -n 1000 -H "Accept: $ACCEPT" -H "$auth" "$url" >/dev/null # warm-up
     for run in $(seq 1 "$HEY_RUNS"); do
-        hey -c "$HEY_C" -n "$HEY_N" -H "Accept: $ACCEPT" "$url" >"$work/hey-$name-$run.txt"
+        hey -c "$HEY_C" -n "$HEY_N" -H "Accept: $ACCEPT" -H "$auth" "$url" >"$work/hey-$name-$run.txt"
         ok=$(awk '/\[200\]/ { print $2 }' "$work/hey-$name-$run.txt")
         if [ "${ok:-0}" != "$HEY_N" ]; then
             echo "bench: $name answered only ${ok:-0} of $HEY_N GETs with 200:" >&2
@@ -197,14 +225,16 @@ absolute() { # LOCATION PORT
 for name in airlock distribution; do
     start_server "$name" "$work/store-$name-rss"
     port="${port_of[$name]}"
+    auth=$(auth_header "$name" "repository:unscanned/bench/blob:pull,push")
     t0=$(now)
-    curl -sS --noproxy '*' -X POST -D "$work/h1" -o /dev/null "http://127.0.0.1:$port/v2/bench/blob/blobs/uploads/"
+    curl -sS --noproxy '*' -H "$auth" -X POST -D "$work/h1" -o /dev/null \
+        "http://127.0.0.1:$port/v2/unscanned/bench/blob/blobs/uploads/"
     location=$(absolute "$(header "$work/h1" location)" "$port")
-    curl -sS --noproxy '*' -X PATCH -H 'Content-Type: application/octet-stream' -T "$blob" \
+    curl -sS --noproxy '*' -H "$auth" -X PATCH -H 'Content-Type: application/octet-stream' -T "$blob" \
         -D "$work/h2" -o /dev/null "$location"
     location=$(absolute "$(header "$work/h2" location)" "$port")
     case "$location" in *\?*) sep='&' ;; *) sep='?' ;; esac
-    code=$(curl -sS --noproxy '*' -X PUT -o /dev/null -w '%{http_code}' "$location${sep}digest=$digest")
+    code=$(curl -sS --noproxy '*' -H "$auth" -X PUT -o /dev/null -w '%{http_code}' "$location${sep}digest=$digest")
     t1=$(now)
     [ "$code" = 201 ] || echo "bench: $name answered $code to the closing PUT" >&2
     hwm[$name]=$(awk '/VmHWM/ { print $2 }' "/proc/${pid_of[$name]}/status")

@@ -209,15 +209,20 @@ impl Accounts {
         Ok((issued, access))
     }
 
-    /// Creates the `admin` user on first start, when there are no users.
-    /// Uses `password` if given, else generates one and returns it, to be
-    /// shown once. Returns `None` when users already exist or the password
-    /// was given.
+    /// Creates the `admin` user on first start: when no user holds the admin
+    /// role and no user is called `admin` (users created with the CLI before
+    /// the first start do not prevent it). Uses `password` if given, else
+    /// generates one and returns it, to be shown once. Returns `None` when
+    /// nothing was generated.
     pub async fn bootstrap_admin(
         &self,
         password: Option<&str>,
     ) -> Result<Option<String>, AccountsError> {
-        if self.store.user_count().await? > 0 {
+        let users = self.store.users().await?;
+        if users
+            .iter()
+            .any(|u| u.roles.is_admin() || u.name == BOOTSTRAP_ADMIN)
+        {
             return Ok(None);
         }
         let (password, generated) = match password {

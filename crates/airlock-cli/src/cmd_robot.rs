@@ -4,7 +4,7 @@ use airlock_auth::TenantRole;
 use anyhow::Context;
 
 use crate::config::{CommonArgs, parse_duration};
-use crate::local::{print_table, time_text, with_accounts};
+use crate::local::{print_table, show_once, time_text, with_accounts};
 
 /// Robot commands.
 #[derive(Debug, clap::Subcommand)]
@@ -83,8 +83,8 @@ pub fn run(command: RobotCommand) -> anyhow::Result<u8> {
                 if let Some(expires) = robot.robot.expires_at {
                     println!("expires: {}", time_text(expires));
                 }
-                println!("token: {}", robot.token);
-                println!("(shown only this once; log in with the robot's name as user name)");
+                show_once("token", &robot.token);
+                println!("log in with the robot's name as user name and the token as password");
             }
         }
         RobotCommand::List {

@@ -4,7 +4,7 @@ use airlock_auth::{GlobalRole, TenantRole};
 use anyhow::bail;
 
 use crate::config::CommonArgs;
-use crate::local::{password_from, print_table, time_text, with_accounts};
+use crate::local::{password_from, print_table, show_once, time_text, with_accounts};
 
 /// User commands.
 #[derive(Debug, clap::Subcommand)]
@@ -116,8 +116,7 @@ pub fn run(command: UserCommand) -> anyhow::Result<u8> {
             })?;
             println!("created user {}", user.name);
             if generated {
-                println!("password: {shown}");
-                println!("(shown only this once)");
+                show_once("password", &shown);
             }
         }
         UserCommand::List { common, json } => {
@@ -164,8 +163,7 @@ pub fn run(command: UserCommand) -> anyhow::Result<u8> {
             })?;
             println!("changed the password of {who}");
             if generated {
-                println!("password: {shown}");
-                println!("(shown only this once)");
+                show_once("password", &shown);
             }
         }
         UserCommand::Grant {

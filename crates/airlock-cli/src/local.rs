@@ -81,3 +81,9 @@ pub fn time_text(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
+
+/// Prints a secret that is stored only as a hash.
+pub fn show_once(label: &str, secret: &str) {
+    println!("{label}: {secret}");
+    println!("(shown only this once)");
+}

@@ -5,18 +5,24 @@
 //! temporary data directory, so the tests run in parallel and never share
 //! state. When skopeo or umoci is missing the tests are skipped with a loud
 //! banner, except under CI (`CI` set), where they fail.
+//!
+//! Anonymous access is off: skopeo logs in as the bootstrap admin, raw HTTP
+//! calls carry the admin's bearer token, and repositories live under
+//! `unscanned/<tenant>/` (which the admin may push to and pull from).
 
 mod support;
 
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    AIRLOCK, ChildGuard, Layout, OCI_INDEX, OCI_MANIFEST, Server, free_port, fresh_seed, http,
-    metric_sum, pull_layout, push_layout, raw_manifest, require_skopeo_and_umoci, require_tools,
-    run, sha256, sha256_file, skopeo, stored_blob_path, write_random_file,
+    ADMIN_PASSWORD, AIRLOCK, ChildGuard, Layout, OCI_INDEX, OCI_MANIFEST, Server, admin_creds,
+    free_port, fresh_seed, http, metric_sum, pull_layout, push_layout, raw_manifest,
+    require_skopeo_and_umoci, require_tools, run, sha256, sha256_file, skopeo, stored_blob_path,
+    write_random_file,
 };
 
 const MANIFEST_ACCEPT: &str =
@@ -51,11 +57,20 @@ fn assert_same_image(pushed: &Layout, pulled: &Layout, digest: &str) {
     }
 }
 
-/// `skopeo list-tags`, sorted.
+/// `Authorization` value for the admin with `actions` (e.g. `pull,push`) on
+/// `repository`.
+fn admin_bearer(server: &Server, repository: &str, actions: &str) -> String {
+    let scope = format!("repository:{repository}:{actions}");
+    format!("Bearer {}", server.admin_token(&[&scope]))
+}
+
+/// `skopeo list-tags` as the admin, sorted.
 fn list_tags(server: &Server, repository: &str) -> Vec<String> {
     let output = skopeo(&[
         "list-tags",
         "--tls-verify=false",
+        "--creds",
+        &admin_creds(),
         &server.docker_ref(repository),
     ]);
     let listing: Value = serde_json::from_slice(&output.stdout).expect("list-tags prints JSON");
@@ -73,6 +88,7 @@ fn get_manifest(server: &Server, repository: &str, reference: &str) -> reqwest::
     http()
         .get(server.url(&format!("/v2/{repository}/manifests/{reference}")))
         .header("accept", MANIFEST_ACCEPT)
+        .header("authorization", admin_bearer(server, repository, "pull"))
         .send()
         .expect("GET manifest")
 }
@@ -80,6 +96,7 @@ fn get_manifest(server: &Server, repository: &str, reference: &str) -> reqwest::
 fn blob_status(server: &Server, repository: &str, digest: &str) -> u16 {
     http()
         .head(server.url(&format!("/v2/{repository}/blobs/{digest}")))
+        .header("authorization", admin_bearer(server, repository, "pull"))
         .send()
         .expect("HEAD blob")
         .status()
@@ -302,11 +319,16 @@ fn cross_repository_copy_mounts_blobs_instead_of_uploading() {
     );
 
     let before = server.metrics();
+    let creds = admin_creds();
     skopeo(&[
         "copy",
         "--quiet",
         "--src-tls-verify=false",
         "--dest-tls-verify=false",
+        "--src-creds",
+        &creds,
+        "--dest-creds",
+        &creds,
         "--preserve-digests",
         &server.docker_ref("unscanned/team-a/app:1.0"),
         &server.docker_ref("unscanned/team-a/copy:1.0"),
@@ -343,10 +365,19 @@ fn cross_repository_copy_mounts_blobs_instead_of_uploading() {
         404,
         "blobs are visible per repository"
     );
+    let mount_token = format!(
+        "Bearer {}",
+        server.admin_token(&[
+            &format!("repository:{target}:pull,push"),
+            "repository:unscanned/team-a/app:pull",
+            "repository:unscanned/team-c/none:pull",
+        ])
+    );
     let response = http()
         .post(server.url(&format!(
             "/v2/{target}/blobs/uploads/?mount={layer}&from=unscanned/team-a/app"
         )))
+        .header("authorization", &mount_token)
         .send()
         .unwrap();
     assert_eq!(response.status(), 201);
@@ -362,6 +393,7 @@ fn cross_repository_copy_mounts_blobs_instead_of_uploading() {
         .post(server.url(&format!(
             "/v2/{target}/blobs/uploads/?mount={layer}&from=unscanned/team-c/none"
         )))
+        .header("authorization", &mount_token)
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
@@ -393,6 +425,7 @@ fn tags_pushed_with_skopeo_are_listed() {
     // Paginated listing carries a Link header to the next page.
     let response = http()
         .get(server.url(&format!("/v2/{repository}/tags/list?n=2")))
+        .header("authorization", admin_bearer(&server, repository, "pull"))
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
@@ -447,6 +480,7 @@ fn gc_after_manifest_delete_removes_only_unshared_blobs_while_serving() {
 
     let response = http()
         .delete(server.url(&format!("/v2/{repository}/manifests/{digest_a}")))
+        .header("authorization", admin_bearer(&server, repository, "delete"))
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
@@ -541,8 +575,10 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
 
     let server = Server::start(&data, &[]);
     let client = http();
+    let bearer = admin_bearer(&server, repository, "pull,push");
     let response = client
         .post(server.url(&format!("/v2/{repository}/blobs/uploads/")))
+        .header("authorization", &bearer)
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
@@ -561,6 +597,7 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
             "-X",
             "PATCH",
         ])
+        .args(["-H", &format!("Authorization: {bearer}")])
         .args(["-H", "Content-Type: application/octet-stream", "-T"])
         .arg(&blob_path)
         .arg(server.url(&location))
@@ -602,8 +639,10 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
     assert!(!stored_blob_path(&data, &digest).exists());
 
     // The client pushes the same blob again: session, one PATCH, PUT ?digest=.
+    // The signing key survived the crash, so the token still holds.
     let response = client
         .post(server.url(&format!("/v2/{repository}/blobs/uploads/")))
+        .header("authorization", &bearer)
         .send()
         .unwrap();
     assert_eq!(response.status(), 202);
@@ -618,6 +657,8 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
             "*",
             "-X",
             "PATCH",
+            "-H",
+            &format!("Authorization: {bearer}"),
             "-H",
             "Content-Type: application/octet-stream",
             "-T",
@@ -636,6 +677,7 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
     );
     let response = client
         .put(server.url(&format!("{location}?digest={digest}")))
+        .header("authorization", &bearer)
         .send()
         .unwrap();
     assert_eq!(
@@ -655,6 +697,8 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
             "--fail",
             "--noproxy",
             "*",
+            "-H",
+            &format!("Authorization: {bearer}"),
             "-o",
             downloaded.to_str().unwrap(),
             &server.url(&format!("/v2/{repository}/blobs/{digest}")),
@@ -738,7 +782,12 @@ fn airlock_listen_environment_variable_sets_the_address() {
         &["serve", "--data-dir", data.to_str().unwrap()],
         &[("AIRLOCK_LISTEN", listen.as_str())],
     );
-    let response = http().get(server.url("/v2/")).send().unwrap();
+    let token = server.admin_token(&[]);
+    let response = http()
+        .get(server.url("/v2/"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["docker-distribution-api-version"],
@@ -750,7 +799,13 @@ fn airlock_listen_environment_variable_sets_the_address() {
 fn json_log_format_writes_one_json_object_per_line() {
     let work = tempdir();
     let server = Server::start(&work.path().join("data"), &["--log-format", "json"]);
-    assert_eq!(http().get(server.url("/v2/")).send().unwrap().status(), 200);
+    let token = server.admin_token(&[]);
+    let response = http()
+        .get(server.url("/v2/"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
     let log = server.log.clone();
     assert!(server.terminate().success());
     let text = std::fs::read_to_string(log).unwrap();
@@ -808,18 +863,30 @@ fn scan_pulls_an_image_pushed_with_skopeo_from_airlock_itself() {
     push_layout(&source.dir, "1.0", &reference, &["--preserve-digests"]);
     let registry_reference = reference.trim_start_matches("docker://");
 
-    let output = Command::new(AIRLOCK)
+    let mut scan = Command::new(AIRLOCK)
         .args([
             "scan",
             registry_reference,
             "--insecure",
+            "--username",
+            "admin",
+            "--password-stdin",
             "--inventory-only",
             "--no-cache",
             "--format",
             "json",
         ])
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run airlock scan");
+    scan.stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(format!("{ADMIN_PASSWORD}\n").as_bytes())
+        .expect("send the password to airlock scan");
+    let output = scan.wait_with_output().expect("wait for airlock scan");
     assert!(
         output.status.success(),
         "scan failed: {}",

@@ -2,6 +2,11 @@
 //! free loopback port, drive real clients (skopeo, umoci, curl), and read OCI
 //! image layouts back from disk.
 //!
+//! Anonymous access is off, so every server starts with a known bootstrap
+//! admin password ([`ADMIN_PASSWORD`]) and the tenants in [`TENANTS`]; the
+//! skopeo helpers act as that admin, and raw HTTP calls first fetch a token
+//! from `/auth/token` ([`Server::admin_token`]).
+//!
 //! Every child process is owned by a guard whose `Drop` kills it, so a failing
 //! assertion never leaves a server behind.
 
@@ -24,6 +29,76 @@ pub const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Media type of OCI image indexes.
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// The bootstrap admin's password in every server these tests start.
+pub const ADMIN_PASSWORD: &str = "e2e-admin-password-7f3c";
+/// The tenants every fresh data directory gets before the server starts.
+pub const TENANTS: &[&str] = &["team-a", "team-b", "team-c"];
+
+/// `admin:<password>`, as skopeo's `--creds` flags want it.
+pub fn admin_creds() -> String {
+    format!("admin:{ADMIN_PASSWORD}")
+}
+
+/// Runs `airlock ARGS --data-dir DATA_DIR` (the CLI works on the data
+/// directory directly, also while a server runs) with `stdin` as standard
+/// input, and returns its output whatever the exit status.
+pub fn airlock_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(AIRLOCK);
+    command.args(args).arg("--data-dir").arg(data_dir);
+    for key in AIRLOCK_ENV {
+        command.env_remove(key);
+    }
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run airlock {args:?}: {e}"));
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(text.as_bytes())
+            .expect("write airlock's standard input");
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for airlock {args:?}: {e}"))
+}
+
+/// [`airlock_cli`] that must succeed; returns standard output.
+pub fn airlock_cli_ok(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let output = airlock_cli(data_dir, args, stdin);
+    assert!(
+        output.status.success(),
+        "`airlock {}` failed with {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Environment variables that would change how `airlock` behaves; removed
+/// so the developer's shell cannot leak into a test.
+const AIRLOCK_ENV: &[&str] = &[
+    "AIRLOCK_LISTEN",
+    "AIRLOCK_CONFIG",
+    "AIRLOCK_DATA_DIR",
+    "AIRLOCK_LOG_FORMAT",
+    "AIRLOCK_ADMIN_PASSWORD",
+    "AIRLOCK_AUDIT_SYSLOG",
+    "AIRLOCK_EXTERNAL_URL",
+    "AIRLOCK_TOKEN_TTL",
+];
 
 /// Returns `true` when every tool is on `PATH`. When one is missing, panics
 /// under CI (naming the Debian package to install) and otherwise prints a
@@ -107,17 +182,26 @@ impl Server {
 
     /// Spawns `airlock` with exactly these arguments and environment, then
     /// waits until `GET /healthz` on `addr` answers.
+    ///
+    /// A fresh data directory first gets the tenants in [`TENANTS`]. The
+    /// bootstrap admin's password is [`ADMIN_PASSWORD`] unless `env` sets
+    /// `AIRLOCK_ADMIN_PASSWORD` (to an empty value, the server generates one).
     pub fn spawn(data_dir: &Path, addr: SocketAddr, args: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data_dir).expect("create the data directory");
+        if !data_dir.join("registry.db").exists() {
+            for tenant in TENANTS {
+                airlock_cli_ok(data_dir, &["tenant", "create", tenant], None);
+            }
+        }
         let log = unique_log_path(data_dir);
         let stderr = File::create(&log).expect("create the server log");
         let mut command = Command::new(AIRLOCK);
+        command.args(args);
+        for key in AIRLOCK_ENV {
+            command.env_remove(key);
+        }
         command
-            .args(args)
-            .env_remove("AIRLOCK_LISTEN")
-            .env_remove("AIRLOCK_CONFIG")
-            .env_remove("AIRLOCK_DATA_DIR")
-            .env_remove("AIRLOCK_LOG_FORMAT")
+            .env("AIRLOCK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("AIRLOCK_LOG_LEVEL", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -166,6 +250,44 @@ impl Server {
     /// `http://ADDR{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// `GET /auth/token` with basic credentials and these scopes, e.g.
+    /// `repository:unscanned/team-a/app:pull,push` or `registry:catalog:*`.
+    pub fn token_response(
+        &self,
+        user: &str,
+        password: &str,
+        scopes: &[&str],
+    ) -> reqwest::blocking::Response {
+        let mut url = self.url("/auth/token?service=airlock");
+        for scope in scopes {
+            url.push_str("&scope=");
+            url.push_str(scope);
+        }
+        http()
+            .get(url)
+            .basic_auth(user, Some(password))
+            .timeout(Duration::from_secs(10))
+            .send()
+            .expect("GET /auth/token")
+    }
+
+    /// A bearer token for `user` covering what it holds of `scopes`.
+    pub fn token(&self, user: &str, password: &str, scopes: &[&str]) -> String {
+        let response = self.token_response(user, password, scopes);
+        let status = response.status();
+        let body: Value = response.json().expect("the token endpoint answers JSON");
+        assert_eq!(status, 200, "token for {user} refused: {body}");
+        body["token"]
+            .as_str()
+            .expect("the answer carries a token")
+            .to_owned()
+    }
+
+    /// A bearer token for the bootstrap admin covering `scopes`.
+    pub fn admin_token(&self, scopes: &[&str]) -> String {
+        self.token("admin", ADMIN_PASSWORD, scopes)
     }
 
     /// `ADDR/repository:tag` as skopeo's `docker://` transport wants it.
@@ -302,32 +424,50 @@ pub fn skopeo(args: &[&str]) -> Output {
     run("skopeo", args)
 }
 
-/// `skopeo copy` from an OCI layout to the registry, keeping digests.
+/// `skopeo copy` from an OCI layout to the registry, as the admin.
 pub fn push_layout(layout: &Path, tag: &str, destination: &str, extra: &[&str]) {
     let source = format!("oci:{}:{tag}", layout.display());
-    let mut args = vec!["copy", "--quiet", "--dest-tls-verify=false"];
+    let creds = admin_creds();
+    let mut args = vec![
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds,
+    ];
     args.extend_from_slice(extra);
     args.push(&source);
     args.push(destination);
     skopeo(&args);
 }
 
-/// `skopeo copy` from the registry to an OCI layout, keeping digests.
+/// `skopeo copy` from the registry to an OCI layout, keeping digests, as
+/// the admin.
 pub fn pull_layout(source: &str, layout: &Path, tag: &str) {
     let destination = format!("oci:{}:{tag}", layout.display());
     skopeo(&[
         "copy",
         "--quiet",
         "--src-tls-verify=false",
+        "--src-creds",
+        &admin_creds(),
         "--preserve-digests",
         source,
         &destination,
     ]);
 }
 
-/// `skopeo inspect --raw`: the manifest bytes exactly as served.
+/// `skopeo inspect --raw` as the admin: the manifest bytes exactly as served.
 pub fn raw_manifest(reference: &str) -> Vec<u8> {
-    skopeo(&["inspect", "--tls-verify=false", "--raw", reference]).stdout
+    skopeo(&[
+        "inspect",
+        "--tls-verify=false",
+        "--creds",
+        &admin_creds(),
+        "--raw",
+        reference,
+    ])
+    .stdout
 }
 
 /// `sha256:<hex>` of some bytes.

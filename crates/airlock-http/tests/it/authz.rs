@@ -1,1 +1,795 @@
-//! placeholder
+//! THE authorization matrix: every principal × every route × own or other
+//! tenant × zone, driven by one table ([`MATRIX`]).
+//!
+//! Each cell is one request with a token minted the way the token endpoint
+//! mints it ([`airlock_auth::grant`] over the scopes a client asks for) and
+//! its expected outcome: the exact status and, for errors, the exact OCI
+//! error code. The test runs every cell, collects every mismatch and fails
+//! listing them all, so a change to the zone rules shows as a readable diff
+//! of the table. Cells that destroy content (deletes, robot revocation) run
+//! on a fresh application each; the others share one.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use airlock_accounts::Operator;
+use airlock_audit::RequestContext;
+use airlock_auth::{GlobalRole, Principal, Roles, SystemIdentity, TenantRole};
+use airlock_oci::{RepoName, media_type};
+use airlock_registry::Caller;
+use airlock_store::{AuditFilter, AuditStore};
+
+use crate::{Reply, TestApp, sha256};
+
+/// Who sends a request: the columns of [`MATRIX`], in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Anonymous,
+    Developer,
+    Robot,
+    Reader,
+    Security,
+    Auditor,
+    Admin,
+    /// A reader of tenant `u`: "anyone, for another tenant".
+    OtherTenant,
+}
+
+/// The columns of every row.
+const COLUMNS: [Who; 8] = [
+    Who::Anonymous,
+    Who::Developer,
+    Who::Robot,
+    Who::Reader,
+    Who::Security,
+    Who::Auditor,
+    Who::Admin,
+    Who::OtherTenant,
+];
+
+impl Who {
+    fn principal(self) -> Option<Principal> {
+        let tenant = |role| Roles::single("t".parse().unwrap(), role);
+        let global = |role| {
+            let mut roles = Roles::default();
+            roles.global.insert(role);
+            roles
+        };
+        let user = |name: &str, roles| Principal::User {
+            name: name.into(),
+            roles,
+        };
+        Some(match self {
+            Who::Anonymous => return None,
+            Who::Developer => user("dev", tenant(TenantRole::Developer)),
+            Who::Robot => Principal::Robot {
+                name: "robot$t+ci".into(),
+                roles: tenant(TenantRole::Developer),
+            },
+            Who::Reader => user("reader", tenant(TenantRole::Reader)),
+            Who::Security => user("security", tenant(TenantRole::Security)),
+            Who::Auditor => user("auditor", global(GlobalRole::Auditor)),
+            Who::Admin => user("admin", global(GlobalRole::Admin)),
+            Who::OtherTenant => user(
+                "stranger",
+                Roles::single("u".parse().unwrap(), TenantRole::Reader),
+            ),
+        })
+    }
+}
+
+/// A route, as exercised by one cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `GET /v2/`.
+    Base,
+    /// `GET /v2/_catalog`; the listed repositories are checked too.
+    Catalog,
+    GetManifest,
+    HeadManifest,
+    GetBlob,
+    HeadBlob,
+    TagsList,
+    Referrers,
+    /// `POST .../blobs/uploads/`.
+    UploadStart,
+    /// `PATCH` on a session the admin opened.
+    UploadPatch,
+    /// `PUT ?digest=` on a session the admin opened and filled.
+    UploadPut,
+    /// `POST .../blobs/uploads/?digest=`.
+    MonolithicPost,
+    PutManifest,
+    /// `DELETE .../manifests/<digest>`.
+    DeleteManifest,
+    DeleteBlob,
+    /// Mount the layer from the target repository itself.
+    MountSameRepo,
+    /// Mount the layer from the same tenant's other zone.
+    MountOtherZone,
+    /// Mount the layer from the same zone of the other tenant.
+    MountOtherTenant,
+    ListTenants,
+    CreateTenant,
+    DeleteTenant,
+    ListUsers,
+    CreateUser,
+    Grant,
+    ListRobots,
+    CreateRobot,
+    RevokeRobot,
+    ReadAudit,
+}
+
+impl Op {
+    /// Whether a successful cell changes what later cells see.
+    fn destroys(self) -> bool {
+        matches!(self, Op::DeleteManifest | Op::DeleteBlob | Op::RevokeRobot)
+    }
+
+    /// `HEAD` responses have no body, so only their status is compared.
+    fn is_head(self) -> bool {
+        matches!(self, Op::HeadManifest | Op::HeadBlob)
+    }
+
+    fn is_registry(self) -> bool {
+        !matches!(
+            self,
+            Op::ListTenants
+                | Op::CreateTenant
+                | Op::DeleteTenant
+                | Op::ListUsers
+                | Op::CreateUser
+                | Op::Grant
+                | Op::ListRobots
+                | Op::CreateRobot
+                | Op::RevokeRobot
+                | Op::ReadAudit
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Zone {
+    Unscanned,
+    Scanned,
+}
+
+impl Zone {
+    fn name(self) -> &'static str {
+        match self {
+            Zone::Unscanned => "unscanned",
+            Zone::Scanned => "scanned",
+        }
+    }
+
+    fn opposite(self) -> Zone {
+        match self {
+            Zone::Unscanned => Zone::Scanned,
+            Zone::Scanned => Zone::Unscanned,
+        }
+    }
+}
+
+/// Tenant `t` (of the tenant-bound principals) or `u` (another tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tenant {
+    Own,
+    Other,
+}
+
+impl Tenant {
+    fn id(self) -> &'static str {
+        match self {
+            Tenant::Own => "t",
+            Tenant::Other => "u",
+        }
+    }
+
+    fn opposite(self) -> Tenant {
+        match self {
+            Tenant::Own => Tenant::Other,
+            Tenant::Other => Tenant::Own,
+        }
+    }
+}
+
+/// What a row's operation acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Nothing,
+    Tenant(Tenant),
+    Repo(Zone, Tenant),
+}
+
+fn repo(zone: Zone, tenant: Tenant) -> String {
+    format!("{}/{}/app", zone.name(), tenant.id())
+}
+
+const NONE: Target = Target::Nothing;
+const OWN: Target = Target::Tenant(Tenant::Own);
+const OTHER: Target = Target::Tenant(Tenant::Other);
+const UT: Target = Target::Repo(Zone::Unscanned, Tenant::Own);
+const ST: Target = Target::Repo(Zone::Scanned, Tenant::Own);
+const UU: Target = Target::Repo(Zone::Unscanned, Tenant::Other);
+const SU: Target = Target::Repo(Zone::Scanned, Tenant::Other);
+
+/// Expected outcomes: a status, and for errors the OCI code.
+const UNAUTH: &str = "401 UNAUTHORIZED";
+const DENIED: &str = "403 DENIED";
+const CONFLICT: &str = "409 CONFLICT";
+
+struct Row {
+    op: Op,
+    target: Target,
+    /// One entry per [`COLUMNS`] principal.
+    expected: [&'static str; 8],
+}
+
+const fn row(op: Op, target: Target, expected: [&'static str; 8]) -> Row {
+    Row {
+        op,
+        target,
+        expected,
+    }
+}
+
+const D: &str = DENIED;
+const U: &str = UNAUTH;
+
+/// THE matrix. Columns: anonymous, developer of t, robot developer of t,
+/// reader of t, security of t, auditor, admin, reader of u.
+#[rustfmt::skip]
+const MATRIX: &[Row] = &[
+    row(Op::Base, NONE,             [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::Catalog, NONE,          [U, "200", "200", "200", "200", "200", "200", "200"]),
+    // pulls
+    row(Op::GetManifest, UT,        [U, D, D, D, "200", "200", "200", D]),
+    row(Op::GetManifest, ST,        [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::GetManifest, UU,        [U, D, D, D, D, "200", "200", D]),
+    row(Op::GetManifest, SU,        [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::HeadManifest, UT,       [U, D, D, D, "200", "200", "200", D]),
+    row(Op::HeadManifest, ST,       [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::HeadManifest, UU,       [U, D, D, D, D, "200", "200", D]),
+    row(Op::HeadManifest, SU,       [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::GetBlob, UT,            [U, D, D, D, "200", "200", "200", D]),
+    row(Op::GetBlob, ST,            [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::GetBlob, UU,            [U, D, D, D, D, "200", "200", D]),
+    row(Op::GetBlob, SU,            [U, D, D, D, D, "200", "200", "200"]),
+    // blob existence: pull or push
+    row(Op::HeadBlob, UT,           [U, "200", "200", D, "200", "200", "200", D]),
+    row(Op::HeadBlob, ST,           [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::HeadBlob, UU,           [U, D, D, D, D, "200", "200", D]),
+    row(Op::HeadBlob, SU,           [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::TagsList, UT,           [U, D, D, D, "200", "200", "200", D]),
+    row(Op::TagsList, ST,           [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::TagsList, UU,           [U, D, D, D, D, "200", "200", D]),
+    row(Op::TagsList, SU,           [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::Referrers, UT,          [U, D, D, D, "200", "200", "200", D]),
+    row(Op::Referrers, ST,          [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::Referrers, UU,          [U, D, D, D, D, "200", "200", D]),
+    row(Op::Referrers, SU,          [U, D, D, D, D, "200", "200", "200"]),
+    // pushes: nobody pushes to scanned/
+    row(Op::UploadStart, UT,        [U, "202", "202", D, D, D, "202", D]),
+    row(Op::UploadStart, ST,        [U, D, D, D, D, D, D, D]),
+    row(Op::UploadStart, UU,        [U, D, D, D, D, D, "202", D]),
+    row(Op::UploadStart, SU,        [U, D, D, D, D, D, D, D]),
+    row(Op::UploadPatch, UT,        [U, "202", "202", D, D, D, "202", D]),
+    row(Op::UploadPatch, ST,        [U, D, D, D, D, D, D, D]),
+    row(Op::UploadPatch, UU,        [U, D, D, D, D, D, "202", D]),
+    row(Op::UploadPatch, SU,        [U, D, D, D, D, D, D, D]),
+    row(Op::UploadPut, UT,          [U, "201", "201", D, D, D, "201", D]),
+    row(Op::UploadPut, ST,          [U, D, D, D, D, D, D, D]),
+    row(Op::UploadPut, UU,          [U, D, D, D, D, D, "201", D]),
+    row(Op::UploadPut, SU,          [U, D, D, D, D, D, D, D]),
+    row(Op::MonolithicPost, UT,     [U, "201", "201", D, D, D, "201", D]),
+    row(Op::MonolithicPost, ST,     [U, D, D, D, D, D, D, D]),
+    row(Op::MonolithicPost, UU,     [U, D, D, D, D, D, "201", D]),
+    row(Op::MonolithicPost, SU,     [U, D, D, D, D, D, D, D]),
+    row(Op::PutManifest, UT,        [U, "201", "201", D, D, D, "201", D]),
+    row(Op::PutManifest, ST,        [U, D, D, D, D, D, D, D]),
+    row(Op::PutManifest, UU,        [U, D, D, D, D, D, "201", D]),
+    row(Op::PutManifest, SU,        [U, D, D, D, D, D, D, D]),
+    // deletes: admins only, in both zones
+    row(Op::DeleteManifest, UT,     [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteManifest, ST,     [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteManifest, UU,     [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteManifest, SU,     [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteBlob, UT,         [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteBlob, ST,         [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteBlob, UU,         [U, D, D, D, D, D, "202", D]),
+    row(Op::DeleteBlob, SU,         [U, D, D, D, D, D, "202", D]),
+    // mounts: push on the target, pull on the source, else a plain upload (202)
+    row(Op::MountSameRepo, UT,      [U, "202", "202", D, D, D, "201", D]),
+    row(Op::MountSameRepo, ST,      [U, D, D, D, D, D, D, D]),
+    row(Op::MountSameRepo, UU,      [U, D, D, D, D, D, "201", D]),
+    row(Op::MountSameRepo, SU,      [U, D, D, D, D, D, D, D]),
+    row(Op::MountOtherZone, UT,     [U, "201", "201", D, D, D, "201", D]),
+    row(Op::MountOtherZone, ST,     [U, D, D, D, D, D, D, D]),
+    row(Op::MountOtherZone, UU,     [U, D, D, D, D, D, "201", D]),
+    row(Op::MountOtherZone, SU,     [U, D, D, D, D, D, D, D]),
+    row(Op::MountOtherTenant, UT,   [U, "202", "202", D, D, D, "201", D]),
+    row(Op::MountOtherTenant, ST,   [U, D, D, D, D, D, D, D]),
+    row(Op::MountOtherTenant, UU,   [U, D, D, D, D, D, "201", D]),
+    row(Op::MountOtherTenant, SU,   [U, D, D, D, D, D, D, D]),
+    // management API
+    row(Op::ListTenants, NONE,      [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::CreateTenant, NONE,     [U, D, D, D, D, D, "201", D]),
+    row(Op::DeleteTenant, OWN,      [U, D, D, D, D, D, CONFLICT, D]),
+    row(Op::DeleteTenant, OTHER,    [U, D, D, D, D, D, CONFLICT, D]),
+    row(Op::ListUsers, NONE,        [U, D, D, D, D, "200", "200", D]),
+    row(Op::CreateUser, NONE,       [U, D, D, D, D, D, "201", D]),
+    row(Op::Grant, NONE,            [U, D, D, D, D, D, "200", D]),
+    row(Op::ListRobots, OWN,        [U, "200", D, D, "200", "200", "200", D]),
+    row(Op::ListRobots, OTHER,      [U, D, D, D, D, "200", "200", D]),
+    row(Op::CreateRobot, OWN,       [U, D, D, D, "201", D, "201", D]),
+    row(Op::CreateRobot, OTHER,     [U, D, D, D, D, D, "201", D]),
+    row(Op::RevokeRobot, OWN,       [U, D, D, D, "204", D, "204", D]),
+    row(Op::RevokeRobot, OTHER,     [U, D, D, D, D, D, "204", D]),
+    row(Op::ReadAudit, NONE,        [U, D, D, D, D, "200", "200", D]),
+];
+
+/// What `GET /v2/_catalog` lists for each principal (anonymous gets a 401).
+fn expected_catalog(who: Who) -> &'static [&'static str] {
+    const ALL: &[&str] = &[
+        "scanned/t/app",
+        "scanned/u/app",
+        "unscanned/t/app",
+        "unscanned/u/app",
+    ];
+    match who {
+        Who::Anonymous => &[],
+        Who::Developer | Who::Robot | Who::Reader => &["scanned/t/app"],
+        Who::Security => &["scanned/t/app", "unscanned/t/app"],
+        Who::Auditor | Who::Admin => ALL,
+        Who::OtherTenant => &["scanned/u/app"],
+    }
+}
+
+/// The image every repository holds under `v1`.
+const LAYER: &[u8] = b"authz matrix layer";
+
+/// An application seeded with the same image in all four repositories.
+struct World {
+    app: TestApp,
+    manifest: Vec<u8>,
+    manifest_digest: String,
+    layer_digest: String,
+}
+
+impl World {
+    async fn new(with_user: bool) -> World {
+        let mut app = TestApp::new().await;
+        let local = Operator::Local("test".into());
+        let context = RequestContext::default();
+        app.accounts
+            .create_tenant(&local, &context, "u")
+            .await
+            .expect("create tenant u");
+        let mut seeded = None;
+        for tenant in ["t", "u"] {
+            let image = app
+                .push_image(&format!("unscanned/{tenant}/app"), "v1", &[LAYER])
+                .await;
+            seeded = Some(image);
+        }
+        let (manifest, manifest_digest) = seeded.expect("an image");
+        let parsed: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+        let config_digest = parsed["config"]["digest"].as_str().unwrap().to_owned();
+        let layer_digest = sha256(LAYER);
+        // Only the promoter writes to scanned/: copy the image in as it would.
+        let promoter = Caller::system(Principal::System(SystemIdentity::Promoter));
+        for tenant in ["t", "u"] {
+            let from: RepoName = format!("unscanned/{tenant}/app").parse().unwrap();
+            let to: RepoName = format!("scanned/{tenant}/app").parse().unwrap();
+            for digest in [&config_digest, &layer_digest] {
+                let mounted = app
+                    .registry
+                    .mount_blob(&to, &from, &digest.parse().unwrap())
+                    .await
+                    .expect("copy blob");
+                assert!(mounted, "blob {digest} not copied to {to}");
+            }
+            app.registry
+                .put_manifest(
+                    &promoter,
+                    &to,
+                    &"v1".parse().unwrap(),
+                    Some(media_type::OCI_MANIFEST),
+                    manifest.clone(),
+                )
+                .await
+                .expect("promote manifest");
+            app.accounts
+                .create_robot(
+                    &local,
+                    &context,
+                    tenant,
+                    "seeded",
+                    TenantRole::Developer,
+                    None,
+                )
+                .await
+                .expect("seed robot");
+        }
+        if with_user {
+            app.accounts
+                .create_user(&local, &context, "target", "password1")
+                .await
+                .expect("create user");
+        }
+        app.principal = None;
+        World {
+            app,
+            manifest,
+            manifest_digest,
+            layer_digest,
+        }
+    }
+
+    /// A request as `who`, with a token for `repos` and the catalog, as a
+    /// client would ask the token endpoint for.
+    async fn call(
+        &self,
+        who: Who,
+        repos: &[&str],
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let authorization = who.principal().map(|principal| {
+            let mut scopes = vec!["registry:catalog:*".to_owned()];
+            scopes.extend(
+                repos
+                    .iter()
+                    .map(|r| format!("repository:{r}:pull,push,delete")),
+            );
+            let scopes = airlock_auth::parse_scopes(scopes.iter().map(String::as_str)).unwrap();
+            let access = airlock_auth::grant(&principal, &scopes);
+            format!("Bearer {}", self.app.token(&principal, access))
+        });
+        let mut all: Vec<(&str, &str)> = headers.to_vec();
+        if let Some(value) = &authorization {
+            all.push(("authorization", value));
+        }
+        self.app.send(method, path, &all, body).await
+    }
+
+    /// An upload session in `repository`, opened by the admin; in `scanned/`
+    /// (where nobody may open one) a made-up session, so that the only
+    /// request that can be refused is the cell's own.
+    async fn session(&self, repository: &str, zone: Zone) -> String {
+        if zone == Zone::Scanned {
+            return format!("/v2/{repository}/blobs/uploads/6f1c2b1e-0000-4000-8000-000000000000");
+        }
+        self.call(
+            Who::Admin,
+            &[repository],
+            "POST",
+            &format!("/v2/{repository}/blobs/uploads/"),
+            &[],
+            Vec::new(),
+        )
+        .await
+        .expect(axum::http::StatusCode::ACCEPTED)
+        .header("location")
+        .to_owned()
+    }
+
+    async fn run(&self, op: Op, target: Target, who: Who) -> Reply {
+        let tenant = match target {
+            Target::Tenant(t) | Target::Repo(_, t) => t.id(),
+            Target::Nothing => "",
+        };
+        let (name, zone, owner) = match target {
+            Target::Repo(zone, owner) => (repo(zone, owner), zone, owner),
+            _ => (String::new(), Zone::Unscanned, Tenant::Own),
+        };
+        let name = name.as_str();
+        let layer = self.layer_digest.as_str();
+        let chunk = format!("chunk for {who:?}").into_bytes();
+        let json = [("content-type", "application/json")];
+        let mount = |from: String| async move {
+            self.call(
+                who,
+                &[name, &from],
+                "POST",
+                &format!("/v2/{name}/blobs/uploads/?mount={layer}&from={from}"),
+                &[],
+                Vec::new(),
+            )
+            .await
+        };
+        let v2 = |method: &'static str, path: String| async move {
+            self.call(who, &[name], method, &path, &[], Vec::new())
+                .await
+        };
+        let api = |method: &'static str, path: String, body: serde_json::Value| async move {
+            let body = if body.is_null() {
+                Vec::new()
+            } else {
+                body.to_string().into_bytes()
+            };
+            self.call(who, &[], method, &format!("/api/v1{path}"), &json, body)
+                .await
+        };
+        let short = format!("{who:?}").to_lowercase();
+        let null = serde_json::Value::Null;
+        match op {
+            Op::Base => v2("GET", "/v2/".into()).await,
+            Op::Catalog => v2("GET", "/v2/_catalog".into()).await,
+            Op::GetManifest => v2("GET", format!("/v2/{name}/manifests/v1")).await,
+            Op::HeadManifest => v2("HEAD", format!("/v2/{name}/manifests/v1")).await,
+            Op::GetBlob => v2("GET", format!("/v2/{name}/blobs/{layer}")).await,
+            Op::HeadBlob => v2("HEAD", format!("/v2/{name}/blobs/{layer}")).await,
+            Op::TagsList => v2("GET", format!("/v2/{name}/tags/list")).await,
+            Op::Referrers => {
+                v2(
+                    "GET",
+                    format!("/v2/{name}/referrers/{}", self.manifest_digest),
+                )
+                .await
+            }
+            Op::UploadStart => v2("POST", format!("/v2/{name}/blobs/uploads/")).await,
+            Op::UploadPatch => {
+                let location = self.session(name, zone).await;
+                let headers = [("content-type", "application/octet-stream")];
+                self.call(who, &[name], "PATCH", &location, &headers, chunk)
+                    .await
+            }
+            Op::UploadPut => {
+                let location = self.session(name, zone).await;
+                let headers = [("content-type", "application/octet-stream")];
+                let digest = sha256(&chunk);
+                if zone == Zone::Unscanned {
+                    self.call(Who::Admin, &[name], "PATCH", &location, &headers, chunk)
+                        .await
+                        .expect(axum::http::StatusCode::ACCEPTED);
+                }
+                let path = format!("{location}?digest={digest}");
+                self.call(who, &[name], "PUT", &path, &[], Vec::new())
+                    .await
+            }
+            Op::MonolithicPost => {
+                let digest = sha256(&chunk);
+                self.call(
+                    who,
+                    &[name],
+                    "POST",
+                    &format!("/v2/{name}/blobs/uploads/?digest={digest}"),
+                    &[],
+                    chunk,
+                )
+                .await
+            }
+            Op::PutManifest => {
+                self.call(
+                    who,
+                    &[name],
+                    "PUT",
+                    &format!("/v2/{name}/manifests/v2"),
+                    &[("content-type", media_type::OCI_MANIFEST)],
+                    self.manifest.clone(),
+                )
+                .await
+            }
+            Op::DeleteManifest => {
+                v2(
+                    "DELETE",
+                    format!("/v2/{name}/manifests/{}", self.manifest_digest),
+                )
+                .await
+            }
+            Op::DeleteBlob => v2("DELETE", format!("/v2/{name}/blobs/{layer}")).await,
+            Op::MountSameRepo => mount(name.to_owned()).await,
+            Op::MountOtherZone => mount(repo(zone.opposite(), owner)).await,
+            Op::MountOtherTenant => mount(repo(zone, owner.opposite())).await,
+            Op::ListTenants => api("GET", "/tenants".into(), null).await,
+            Op::CreateTenant => {
+                api(
+                    "POST",
+                    "/tenants".into(),
+                    serde_json::json!({ "id": format!("new-{short}") }),
+                )
+                .await
+            }
+            Op::DeleteTenant => api("DELETE", format!("/tenants/{tenant}"), null).await,
+            Op::ListUsers => api("GET", "/users".into(), null).await,
+            Op::CreateUser => {
+                api(
+                    "POST",
+                    "/users".into(),
+                    serde_json::json!({ "name": format!("new-{short}"), "password": "password1" }),
+                )
+                .await
+            }
+            Op::Grant => {
+                api(
+                    "POST",
+                    "/users/target/grants".into(),
+                    serde_json::json!({ "tenant": "t", "role": "reader" }),
+                )
+                .await
+            }
+            Op::ListRobots => api("GET", format!("/tenants/{tenant}/robots"), null).await,
+            Op::CreateRobot => {
+                api(
+                    "POST",
+                    format!("/tenants/{tenant}/robots"),
+                    serde_json::json!({ "name": format!("ci-{short}"), "role": "developer" }),
+                )
+                .await
+            }
+            Op::RevokeRobot => {
+                api("DELETE", format!("/tenants/{tenant}/robots/seeded"), null).await
+            }
+            Op::ReadAudit => api("GET", "/audit".into(), null).await,
+        }
+    }
+
+    /// `access.denied` records per actor name.
+    async fn denials(&self) -> BTreeMap<String, usize> {
+        let filter = AuditFilter {
+            action: Some("access.denied".into()),
+            ..AuditFilter::default()
+        };
+        let records = self
+            .app
+            .database
+            .audit_records(&filter, 0, 1_000_000)
+            .await
+            .expect("audit records");
+        let mut counts = BTreeMap::new();
+        for record in records {
+            *counts.entry(record.event.actor.name).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// A reply as the table writes it: the status, then the OCI code of an error.
+fn outcome(reply: &Reply) -> String {
+    let status = reply.status.as_u16().to_string();
+    if !reply.status.is_client_error() && !reply.status.is_server_error() {
+        return status;
+    }
+    let code = serde_json::from_slice::<serde_json::Value>(&reply.body)
+        .ok()
+        .and_then(|body| body["errors"][0]["code"].as_str().map(str::to_owned));
+    match code {
+        Some(code) => format!("{status} {code}"),
+        None => status,
+    }
+}
+
+/// Runs every cell of [`MATRIX`] and fails listing every mismatching one.
+#[tokio::test]
+async fn authorization_matrix() {
+    let started = Instant::now();
+    let shared = World::new(true).await;
+    let mut failures: Vec<String> = Vec::new();
+    let mut executed = 0;
+    // Per principal: /v2/ cells answered 403, and access.denied records they left.
+    let mut refused: BTreeMap<Who, usize> = BTreeMap::new();
+    let mut audited: BTreeMap<Who, usize> = BTreeMap::new();
+    for row in MATRIX {
+        // The admin goes last so that its successes cannot change what the
+        // others see in the same row.
+        let mut cells: Vec<(Who, &str)> = COLUMNS.into_iter().zip(row.expected).collect();
+        cells.sort_by_key(|(who, _)| *who == Who::Admin);
+        for (who, expected) in cells {
+            let fresh;
+            let world = if row.op.destroys() {
+                fresh = World::new(false).await;
+                &fresh
+            } else {
+                &shared
+            };
+            let name = who.principal().map(|p| p.name().to_owned());
+            let denials = |counts: &BTreeMap<String, usize>| {
+                name.as_ref()
+                    .and_then(|n| counts.get(n).copied())
+                    .unwrap_or(0)
+            };
+            let before = denials(&world.denials().await);
+            let reply = world.run(row.op, row.target, who).await;
+            let after = denials(&world.denials().await);
+            executed += 1;
+            let cell = format!("{:?} on {:?} as {who:?}", row.op, row.target);
+            let got = outcome(&reply);
+            let matches = if row.op.is_head() {
+                expected.split(' ').next() == Some(got.as_str()) && reply.body.is_empty()
+            } else {
+                got == expected
+            };
+            if !matches {
+                failures.push(format!(
+                    "{cell}: expected {expected}, got {got} ({})",
+                    String::from_utf8_lossy(&reply.body)
+                ));
+                continue;
+            }
+            if !row.op.is_registry() {
+                continue;
+            }
+            if reply.status == 401 {
+                let challenge = reply.maybe_header("www-authenticate").unwrap_or("");
+                if !challenge.starts_with("Bearer realm=") {
+                    failures.push(format!("{cell}: 401 without a Bearer challenge"));
+                }
+            }
+            let refusal = usize::from(reply.status == 403);
+            *refused.entry(who).or_default() += refusal;
+            *audited.entry(who).or_default() += after - before;
+            if after - before != refusal {
+                failures.push(format!(
+                    "{cell}: {got} left {} access.denied records, expected {refusal}",
+                    after - before
+                ));
+            }
+            if row.op == Op::Catalog && reply.status == 200 {
+                let listed: Vec<String> = reply.json()["repositories"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|r| r.as_str().unwrap_or_default().to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if listed != expected_catalog(who) {
+                    failures.push(format!(
+                        "{cell}: catalog lists {listed:?}, expected {:?}",
+                        expected_catalog(who)
+                    ));
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    eprintln!("authorization matrix: {executed} cells in {elapsed:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {executed} cells failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert_eq!(executed, MATRIX.len() * COLUMNS.len(), "cells skipped");
+    assert_eq!(refused, audited, "403s versus access.denied records per principal");
+    // Every principal but the anonymous one (always 401) is refused
+    // somewhere: even the admin may not push to scanned/.
+    for who in COLUMNS {
+        let want = who != Who::Anonymous;
+        assert_eq!(
+            refused.get(&who).is_some_and(|n| *n > 0),
+            want,
+            "{who:?} refusals: {refused:?}"
+        );
+    }
+}
+
+/// Every row has a distinct (operation, target), and every repository
+/// operation is listed for all four repositories.
+#[test]
+fn matrix_has_each_cell_once() {
+    let mut seen = std::collections::HashSet::new();
+    for row in MATRIX {
+        assert!(
+            seen.insert(format!("{:?} {:?}", row.op, row.target)),
+            "duplicate row {:?} {:?}",
+            row.op,
+            row.target
+        );
+    }
+    for row in MATRIX {
+        if let Target::Repo(..) = row.target {
+            for target in [UT, ST, UU, SU] {
+                assert!(
+                    seen.contains(&format!("{:?} {target:?}", row.op)),
+                    "{:?} misses {target:?}",
+                    row.op
+                );
+            }
+        }
+    }
+}
