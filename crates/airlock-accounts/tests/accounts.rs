@@ -132,7 +132,10 @@ async fn robots_log_in_with_their_token_until_revoked() {
         .await
         .unwrap();
     assert_eq!(
-        principal.roles().unwrap().tenant_role(&"acme".parse().unwrap()),
+        principal
+            .roles()
+            .unwrap()
+            .tenant_role(&"acme".parse().unwrap()),
         Some(TenantRole::Developer)
     );
     assert!(
@@ -170,7 +173,10 @@ async fn management_is_refused_and_audited_for_non_admins() {
         .unwrap();
     let dev = Operator::Principal(f.accounts.login("dev", "password1", &ctx()).await.unwrap());
     for result in [
-        f.accounts.create_tenant(&dev, &ctx(), "mine").await.map(|_| ()),
+        f.accounts
+            .create_tenant(&dev, &ctx(), "mine")
+            .await
+            .map(|_| ()),
         f.accounts
             .create_user(&dev, &ctx(), "x", "password1")
             .await
@@ -184,7 +190,10 @@ async fn management_is_refused_and_audited_for_non_admins() {
             .await
             .map(|_| ()),
     ] {
-        assert!(matches!(result, Err(AccountsError::Forbidden(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(AccountsError::Forbidden(_))),
+            "{result:?}"
+        );
     }
     let denied = actions(&f.db, "access.denied").await;
     assert_eq!(denied.len(), 4);

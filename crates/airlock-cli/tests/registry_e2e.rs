@@ -597,7 +597,8 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
             "-X",
             "PATCH",
         ])
-        .args(["-H", &format!("Authorization: {bearer}")])
+        .arg("-H")
+        .arg(format!("Authorization: {bearer}"))
         .args(["-H", "Content-Type: application/octet-stream", "-T"])
         .arg(&blob_path)
         .arg(server.url(&location))

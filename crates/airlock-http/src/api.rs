@@ -365,11 +365,12 @@ struct AuditQuery {
     action: Option<String>,
 }
 
-fn parse_time(name: &str, value: Option<&str>) -> ApiResult<Option<OffsetDateTime>> {
+fn parse_time(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, AccountsError> {
     value
         .map(|v| {
-            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-                .map_err(|e| invalid(format!("{name} must be an RFC 3339 time: {e}")))
+            OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|e| {
+                AccountsError::Invalid(format!("{name} must be an RFC 3339 time: {e}"))
+            })
         })
         .transpose()
 }
@@ -387,8 +388,8 @@ async fn export_audit(
         .parse()
         .map_err(|e| invalid(format!("{e}")))?;
     let filter = AuditFilter {
-        since: parse_time("since", query.since.as_deref())?,
-        until: parse_time("until", query.until.as_deref())?,
+        since: parse_time("since", query.since.as_deref()).map_err(fail)?,
+        until: parse_time("until", query.until.as_deref()).map_err(fail)?,
         tenant: query.tenant,
         action: query.action,
     };

@@ -130,7 +130,7 @@ pub(crate) fn challenge(
     state: &AppState,
     headers: &HeaderMap,
     scope: Option<&str>,
-    invalid_token: bool,
+    problem: Option<&str>,
 ) -> HeaderValue {
     let mut value = format!(
         "Bearer realm=\"{}/auth/token\",service=\"{}\"",
@@ -140,8 +140,8 @@ pub(crate) fn challenge(
     if let Some(scope) = scope {
         value.push_str(&format!(",scope=\"{scope}\""));
     }
-    if invalid_token {
-        value.push_str(",error=\"invalid_token\"");
+    if let Some(problem) = problem {
+        value.push_str(&format!(",error=\"{problem}\""));
     }
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
 }

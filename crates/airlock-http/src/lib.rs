@@ -121,15 +121,27 @@ fn need_for(route: &OciRoute, method: &Method) -> Need {
     }
 }
 
-/// An error response; a `401` gets the challenge the client needs.
-fn refusal(state: &AppState, headers: &axum::http::HeaderMap, error: RegistryError) -> Response {
+/// An error response; a `401` gets the challenge the client needs: with
+/// `error="invalid_token"` when the credentials were refused, and
+/// `error="insufficient_scope"` when a valid token does not cover the request
+/// (RFC 6750 §3.1).
+fn refusal(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    caller: &Caller,
+    error: RegistryError,
+) -> Response {
     let challenge = match &error {
-        RegistryError::Unauthenticated { scope, .. } => Some(auth::challenge(
-            state,
-            headers,
-            scope.as_deref(),
-            headers.contains_key(header::AUTHORIZATION),
-        )),
+        RegistryError::Unauthenticated { scope, .. } => {
+            let problem = if caller.principal.is_some() {
+                Some("insufficient_scope")
+            } else if caller.rejected.is_some() {
+                Some("invalid_token")
+            } else {
+                None
+            };
+            Some(auth::challenge(state, headers, scope.as_deref(), problem))
+        }
         _ => None,
     };
     let mut response = ApiError::from(error).into_response();
@@ -153,6 +165,7 @@ async fn dispatch(
         Err(_) if caller.principal.is_none() => refusal(
             &state,
             &parts.headers,
+            &caller,
             RegistryError::Unauthenticated {
                 reason: "authentication required".into(),
                 scope: None,
@@ -167,7 +180,7 @@ async fn dispatch(
                 .authorize(&caller, need, route.repository())
                 .await
             {
-                Err(e) => refusal(&state, &parts.headers, e),
+                Err(e) => refusal(&state, &parts.headers, &caller, e),
                 Ok(()) => {
                     let request = OciRequest {
                         method: parts.method,

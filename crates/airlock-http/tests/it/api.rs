@@ -10,6 +10,7 @@ use airlock_audit::RequestContext;
 use airlock_auth::{GlobalRole, Principal, Roles, TenantRole};
 use axum::http::StatusCode;
 use base64::Engine as _;
+use serde_json::json;
 
 use crate::{Reply, TestApp};
 
@@ -104,7 +105,12 @@ async fn tenants_are_created_once_with_valid_ids() {
             assert_eq!(reply.json()["id"], *id);
         }
     }
-    let listed = check(as_root(&app, "GET", "/tenants", None).await, 200, None, "list");
+    let listed = check(
+        as_root(&app, "GET", "/tenants", None).await,
+        200,
+        None,
+        "list",
+    );
     let ids: Vec<String> = listed.json()["tenants"]
         .as_array()
         .unwrap()
@@ -117,20 +123,71 @@ async fn tenants_are_created_once_with_valid_ids() {
 #[tokio::test]
 async fn users_are_created_and_granted_roles() {
     let app = app_with_root().await;
-    let json = serde_json::json!;
     let cases: Vec<(&str, &str, serde_json::Value, u16, Option<&str>)> = vec![
-        ("create", "/users", json!({"name": "alice", "password": "password1"}), 201, None),
-        ("short password", "/users", json!({"name": "bob", "password": "short"}), 400, Some("INVALID")),
-        ("duplicate", "/users", json!({"name": "alice", "password": "password2"}), 409, Some("CONFLICT")),
-        ("developer in t", "/users/alice/grants", json!({"tenant": "t", "role": "developer"}), 200, None),
-        ("security without tenant", "/users/alice/grants", json!({"role": "security"}), 400, Some("INVALID")),
-        ("admin globally", "/users/alice/grants", json!({"role": "admin"}), 200, None),
-        ("tenant role in unknown tenant", "/users/alice/grants", json!({"tenant": "nope", "role": "reader"}), 404, Some("NOT_FOUND")),
+        (
+            "create",
+            "/users",
+            json!({"name": "alice", "password": "password1"}),
+            201,
+            None,
+        ),
+        (
+            "short password",
+            "/users",
+            json!({"name": "bob", "password": "short"}),
+            400,
+            Some("INVALID"),
+        ),
+        (
+            "duplicate",
+            "/users",
+            json!({"name": "alice", "password": "password2"}),
+            409,
+            Some("CONFLICT"),
+        ),
+        (
+            "developer in t",
+            "/users/alice/grants",
+            json!({"tenant": "t", "role": "developer"}),
+            200,
+            None,
+        ),
+        (
+            "security without tenant",
+            "/users/alice/grants",
+            json!({"role": "security"}),
+            400,
+            Some("INVALID"),
+        ),
+        (
+            "admin globally",
+            "/users/alice/grants",
+            json!({"role": "admin"}),
+            200,
+            None,
+        ),
+        (
+            "tenant role in unknown tenant",
+            "/users/alice/grants",
+            json!({"tenant": "nope", "role": "reader"}),
+            404,
+            Some("NOT_FOUND"),
+        ),
     ];
     for (label, path, body, status, code) in cases {
-        check(as_root(&app, "POST", path, Some(body)).await, status, code, label);
+        check(
+            as_root(&app, "POST", path, Some(body)).await,
+            status,
+            code,
+            label,
+        );
     }
-    let users = check(as_root(&app, "GET", "/users", None).await, 200, None, "list");
+    let users = check(
+        as_root(&app, "GET", "/users", None).await,
+        200,
+        None,
+        "list",
+    );
     let alice = users.json()["users"]
         .as_array()
         .unwrap()
@@ -152,9 +209,19 @@ async fn users_are_created_and_granted_roles() {
 async fn disabled_users_cannot_log_in() {
     let app = app_with_root().await;
     let body = serde_json::json!({"name": "carol", "password": "password1"});
-    check(as_root(&app, "POST", "/users", Some(body)).await, 201, None, "create");
+    check(
+        as_root(&app, "POST", "/users", Some(body)).await,
+        201,
+        None,
+        "create",
+    );
     let carol = basic("carol", "password1");
-    check(call(&app, "GET", "/whoami", &carol, None).await, 200, None, "before");
+    check(
+        call(&app, "GET", "/whoami", &carol, None).await,
+        200,
+        None,
+        "before",
+    );
     let disabled = check(
         as_root(&app, "POST", "/users/carol/disable", None).await,
         200,
@@ -175,12 +242,22 @@ async fn users_change_only_their_own_password() {
     let app = app_with_root().await;
     for name in ["dave", "erin"] {
         let body = serde_json::json!({"name": name, "password": "password1"});
-        check(as_root(&app, "POST", "/users", Some(body)).await, 201, None, name);
+        check(
+            as_root(&app, "POST", "/users", Some(body)).await,
+            201,
+            None,
+            name,
+        );
     }
     let dave = basic("dave", "password1");
     let new = serde_json::json!({"password": "password2"});
     let cases: &[(&str, &str, u16, Option<&str>)] = &[
-        ("someone else's", "/users/erin/password", 403, Some("DENIED")),
+        (
+            "someone else's",
+            "/users/erin/password",
+            403,
+            Some("DENIED"),
+        ),
         ("own", "/users/dave/password", 204, None),
     ];
     for (label, path, status, code) in cases {
@@ -213,7 +290,10 @@ async fn robot_tokens_are_shown_once_and_revoked() {
     let token = created["token"].as_str().expect("token").to_owned();
     let prefix = created["prefix"].as_str().expect("prefix").to_owned();
     assert!(token.starts_with("alr_"), "{token}");
-    assert!(!prefix.is_empty() && token.contains(&prefix), "{prefix} {token}");
+    assert!(
+        !prefix.is_empty() && token.contains(&prefix),
+        "{prefix} {token}"
+    );
     assert_eq!(created["name"], "robot$t+ci");
 
     let listed = check(
@@ -251,7 +331,12 @@ async fn tenants_with_images_cannot_be_deleted() {
     app.push_image("unscanned/t/app", "v1", &[b"tenant layer"])
         .await;
     let body = serde_json::json!({"id": "empty"});
-    check(as_root(&app, "POST", "/tenants", Some(body)).await, 201, None, "create");
+    check(
+        as_root(&app, "POST", "/tenants", Some(body)).await,
+        201,
+        None,
+        "create",
+    );
     let cases: &[(&str, u16, Option<&str>)] = &[
         ("t", 409, Some("CONFLICT")),
         ("empty", 204, None),
@@ -270,9 +355,19 @@ async fn audit_exports_in_order_as_jsonl_and_csv() {
     let app = app_with_root().await;
     for id in ["alpha", "beta"] {
         let body = serde_json::json!({"id": id});
-        check(as_root(&app, "POST", "/tenants", Some(body)).await, 201, None, id);
+        check(
+            as_root(&app, "POST", "/tenants", Some(body)).await,
+            201,
+            None,
+            id,
+        );
     }
-    check(as_root(&app, "DELETE", "/tenants/beta", None).await, 204, None, "delete");
+    check(
+        as_root(&app, "DELETE", "/tenants/beta", None).await,
+        204,
+        None,
+        "delete",
+    );
 
     let reply = check(
         as_root(&app, "GET", "/audit?format=jsonl&action=tenant", None).await,
@@ -321,10 +416,7 @@ async fn audit_exports_in_order_as_jsonl_and_csv() {
         lines.next(),
         Some(airlock_audit::CSV_HEADER.join(",").as_str())
     );
-    assert!(
-        text.starts_with("seq,time,actor_kind,"),
-        "{text}"
-    );
+    assert!(text.starts_with("seq,time,actor_kind,"), "{text}");
     assert_eq!(lines.count(), 4, "{text}");
 
     let reader = Principal::User {

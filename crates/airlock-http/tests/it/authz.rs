@@ -200,6 +200,10 @@ enum Target {
     Nothing,
     Tenant(Tenant),
     Repo(Zone, Tenant),
+    /// `unscanned/ghost/app`: a tenant that does not exist.
+    Ghost,
+    /// `library/app`: outside both zones.
+    Outside,
 }
 
 fn repo(zone: Zone, tenant: Tenant) -> String {
@@ -213,11 +217,15 @@ const UT: Target = Target::Repo(Zone::Unscanned, Tenant::Own);
 const ST: Target = Target::Repo(Zone::Scanned, Tenant::Own);
 const UU: Target = Target::Repo(Zone::Unscanned, Tenant::Other);
 const SU: Target = Target::Repo(Zone::Scanned, Tenant::Other);
+const GHOST: Target = Target::Ghost;
+const OUTSIDE: Target = Target::Outside;
 
 /// Expected outcomes: a status, and for errors the OCI code.
 const UNAUTH: &str = "401 UNAUTHORIZED";
 const DENIED: &str = "403 DENIED";
 const CONFLICT: &str = "409 CONFLICT";
+const NAME_UNKNOWN: &str = "404 NAME_UNKNOWN";
+const NAME_INVALID: &str = "400 NAME_INVALID";
 
 struct Row {
     op: Op,
@@ -270,6 +278,11 @@ const MATRIX: &[Row] = &[
     row(Op::Referrers, UU,          [U, D, D, D, D, "200", "200", D]),
     row(Op::Referrers, SU,          [U, D, D, D, D, "200", "200", "200"]),
     // pushes: nobody pushes to scanned/
+    // the decision order: credentials, zones, rules, then the tenant's existence
+    row(Op::GetManifest, GHOST,     [U, D, D, D, D, NAME_UNKNOWN, NAME_UNKNOWN, D]),
+    row(Op::PutManifest, GHOST,     [U, D, D, D, D, D, NAME_UNKNOWN, D]),
+    row(Op::GetManifest, OUTSIDE,   [U, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID]),
+    row(Op::PutManifest, OUTSIDE,   [U, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID, NAME_INVALID]),
     row(Op::UploadStart, UT,        [U, "202", "202", D, D, D, "202", D]),
     row(Op::UploadStart, ST,        [U, D, D, D, D, D, D, D]),
     row(Op::UploadStart, UU,        [U, D, D, D, D, D, "202", D]),
@@ -443,6 +456,7 @@ impl World {
             scopes.extend(
                 repos
                     .iter()
+                    .filter(|r| !r.is_empty())
                     .map(|r| format!("repository:{r}:pull,push,delete")),
             );
             let scopes = airlock_auth::parse_scopes(scopes.iter().map(String::as_str)).unwrap();
@@ -480,11 +494,13 @@ impl World {
     async fn run(&self, op: Op, target: Target, who: Who) -> Reply {
         let tenant = match target {
             Target::Tenant(t) | Target::Repo(_, t) => t.id(),
-            Target::Nothing => "",
+            Target::Nothing | Target::Ghost | Target::Outside => "",
         };
         let (name, zone, owner) = match target {
             Target::Repo(zone, owner) => (repo(zone, owner), zone, owner),
-            _ => (String::new(), Zone::Unscanned, Tenant::Own),
+            Target::Ghost => ("unscanned/ghost/app".into(), Zone::Unscanned, Tenant::Own),
+            Target::Outside => ("library/app".into(), Zone::Unscanned, Tenant::Own),
+            Target::Nothing | Target::Tenant(_) => (String::new(), Zone::Unscanned, Tenant::Own),
         };
         let name = name.as_str();
         let layer = self.layer_digest.as_str();
@@ -548,8 +564,7 @@ impl World {
                         .expect(axum::http::StatusCode::ACCEPTED);
                 }
                 let path = format!("{location}?digest={digest}");
-                self.call(who, &[name], "PUT", &path, &[], Vec::new())
-                    .await
+                self.call(who, &[name], "PUT", &path, &[], Vec::new()).await
             }
             Op::MonolithicPost => {
                 let digest = sha256(&chunk);
@@ -719,7 +734,10 @@ async fn authorization_matrix() {
                     failures.push(format!("{cell}: 401 without a Bearer challenge"));
                 }
             }
-            let refusal = usize::from(reply.status == 403);
+            // Every refusal of the access decision is audited (a 401 to a
+            // client without credentials is only a challenge).
+            let decided = matches!(row.target, Target::Ghost | Target::Outside);
+            let refusal = usize::from(reply.status == 403 || (decided && reply.status != 401));
             *refused.entry(who).or_default() += refusal;
             *audited.entry(who).or_default() += after - before;
             if after - before != refusal {
@@ -755,7 +773,10 @@ async fn authorization_matrix() {
         failures.join("\n")
     );
     assert_eq!(executed, MATRIX.len() * COLUMNS.len(), "cells skipped");
-    assert_eq!(refused, audited, "403s versus access.denied records per principal");
+    assert_eq!(
+        refused, audited,
+        "403s versus access.denied records per principal"
+    );
     // Every principal but the anonymous one (always 401) is refused
     // somewhere: even the admin may not push to scanned/.
     for who in COLUMNS {

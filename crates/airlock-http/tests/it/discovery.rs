@@ -25,58 +25,69 @@ async fn tag_page(app: &TestApp, path: &str) -> (Vec<String>, Option<String>) {
 #[tokio::test]
 async fn tags_list_is_sorted_and_paginated() {
     let app = TestApp::new().await;
-    let (manifest, _) = app.push_image("tagged/repo", "b", &[b"layer"]).await;
+    let (manifest, _) = app
+        .push_image("unscanned/t/tagged/repo", "b", &[b"layer"])
+        .await;
     for tag in ["c", "a", "1.0", "B-upper"] {
-        app.push_manifest("tagged/repo", tag, media_type::OCI_MANIFEST, &manifest)
-            .await;
+        app.push_manifest(
+            "unscanned/t/tagged/repo",
+            tag,
+            media_type::OCI_MANIFEST,
+            &manifest,
+        )
+        .await;
     }
     let all = vec!["1.0", "B-upper", "a", "b", "c"];
 
     let reply = app
-        .get("/v2/tagged/repo/tags/list")
+        .get("/v2/unscanned/t/tagged/repo/tags/list")
         .await
         .expect(StatusCode::OK);
     assert_eq!(
         reply.json(),
-        serde_json::json!({"name": "tagged/repo", "tags": all})
+        serde_json::json!({"name": "unscanned/t/tagged/repo", "tags": all})
     );
     assert!(reply.maybe_header("link").is_none());
 
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?n=2").await;
+    let (page, link) = tag_page(&app, "/v2/unscanned/t/tagged/repo/tags/list?n=2").await;
     assert_eq!(page, ["1.0", "B-upper"]);
     assert_eq!(
         link.as_deref(),
-        Some(r#"</v2/tagged/repo/tags/list?n=2&last=B-upper>; rel="next""#)
+        Some(r#"</v2/unscanned/t/tagged/repo/tags/list?n=2&last=B-upper>; rel="next""#)
     );
 
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?n=2&last=B-upper").await;
+    let (page, link) = tag_page(
+        &app,
+        "/v2/unscanned/t/tagged/repo/tags/list?n=2&last=B-upper",
+    )
+    .await;
     assert_eq!(page, ["a", "b"]);
     assert_eq!(
         link.as_deref(),
-        Some(r#"</v2/tagged/repo/tags/list?n=2&last=b>; rel="next""#)
+        Some(r#"</v2/unscanned/t/tagged/repo/tags/list?n=2&last=b>; rel="next""#)
     );
 
     // Exactly one remains: no Link.
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?n=2&last=b").await;
+    let (page, link) = tag_page(&app, "/v2/unscanned/t/tagged/repo/tags/list?n=2&last=b").await;
     assert_eq!(page, ["c"]);
     assert_eq!(link, None);
 
     // A page that ends exactly at the last tag has no Link either.
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?n=5").await;
+    let (page, link) = tag_page(&app, "/v2/unscanned/t/tagged/repo/tags/list?n=5").await;
     assert_eq!(page, all);
     assert_eq!(link, None);
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?n=100").await;
+    let (page, link) = tag_page(&app, "/v2/unscanned/t/tagged/repo/tags/list?n=100").await;
     assert_eq!(page, all);
     assert_eq!(link, None);
 
     // `last` alone.
-    let (page, link) = tag_page(&app, "/v2/tagged/repo/tags/list?last=a").await;
+    let (page, link) = tag_page(&app, "/v2/unscanned/t/tagged/repo/tags/list?last=a").await;
     assert_eq!(page, ["b", "c"]);
     assert_eq!(link, None);
 
     // Following every Link visits every tag once.
     let mut seen = Vec::new();
-    let mut next = Some("/v2/tagged/repo/tags/list?n=1".to_owned());
+    let mut next = Some("/v2/unscanned/t/tagged/repo/tags/list?n=1".to_owned());
     while let Some(path) = next {
         let (page, link) = tag_page(&app, &path).await;
         seen.extend(page);
@@ -94,14 +105,14 @@ async fn tags_list_is_sorted_and_paginated() {
 #[tokio::test]
 async fn tags_list_errors() {
     let app = TestApp::new().await;
-    app.get("/v2/nobody/tags/list")
+    app.get("/v2/unscanned/t/nobody/tags/list")
         .await
         .expect_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
-    app.get("/v2/UPPER/tags/list")
+    app.get("/v2/unscanned/t/UPPER/tags/list")
         .await
         .expect_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
-    app.push_image("tl", "v1", &[b"x"]).await;
-    app.get("/v2/tl/tags/list?n=minus-one")
+    app.push_image("unscanned/t/tl", "v1", &[b"x"]).await;
+    app.get("/v2/unscanned/t/tl/tags/list?n=minus-one")
         .await
         .expect(StatusCode::BAD_REQUEST);
 }
@@ -109,18 +120,23 @@ async fn tags_list_errors() {
 #[tokio::test]
 async fn a_repository_without_tags_lists_none() {
     let app = TestApp::new().await;
-    let (manifest, digest) = app.push_image("untagged", "v1", &[b"x"]).await;
-    app.send("DELETE", "/v2/untagged/manifests/v1", &[], Body::empty())
-        .await
-        .expect(StatusCode::ACCEPTED);
+    let (manifest, digest) = app.push_image("unscanned/t/untagged", "v1", &[b"x"]).await;
+    app.send(
+        "DELETE",
+        "/v2/unscanned/t/untagged/manifests/v1",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
     let body = app
-        .get("/v2/untagged/tags/list")
+        .get("/v2/unscanned/t/untagged/tags/list")
         .await
         .expect(StatusCode::OK)
         .json();
     assert_eq!(body["tags"], serde_json::json!([]));
     let pulled = app
-        .get(&format!("/v2/untagged/manifests/{digest}"))
+        .get(&format!("/v2/unscanned/t/untagged/manifests/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(pulled.body, manifest);
@@ -131,43 +147,57 @@ async fn catalog_lists_repositories_with_pagination() {
     let app = TestApp::new().await;
     let empty = app.get("/v2/_catalog").await.expect(StatusCode::OK).json();
     assert_eq!(empty, serde_json::json!({"repositories": []}));
-    for repo in ["gamma", "alpha", "beta/one", "beta/two"] {
+    for repo in [
+        "unscanned/t/gamma",
+        "unscanned/t/alpha",
+        "unscanned/t/beta/one",
+        "unscanned/t/beta/two",
+    ] {
         app.push_image(repo, "v1", &[repo.as_bytes()]).await;
     }
     let reply = app.get("/v2/_catalog").await.expect(StatusCode::OK);
     assert_eq!(
         reply.json()["repositories"],
-        serde_json::json!(["alpha", "beta/one", "beta/two", "gamma"])
+        serde_json::json!([
+            "unscanned/t/alpha",
+            "unscanned/t/beta/one",
+            "unscanned/t/beta/two",
+            "unscanned/t/gamma"
+        ])
     );
     assert!(reply.maybe_header("link").is_none());
 
     let reply = app.get("/v2/_catalog?n=2").await.expect(StatusCode::OK);
     assert_eq!(
         reply.json()["repositories"],
-        serde_json::json!(["alpha", "beta/one"])
+        serde_json::json!(["unscanned/t/alpha", "unscanned/t/beta/one"])
     );
     assert_eq!(
         reply.header("link"),
-        r#"</v2/_catalog?n=2&last=beta/one>; rel="next""#
+        r#"</v2/_catalog?n=2&last=unscanned/t/beta/one>; rel="next""#
     );
 
     let reply = app
-        .get("/v2/_catalog?n=2&last=beta/one")
+        .get("/v2/_catalog?n=2&last=unscanned/t/beta/one")
         .await
         .expect(StatusCode::OK);
     assert_eq!(
         reply.json()["repositories"],
-        serde_json::json!(["beta/two", "gamma"])
+        serde_json::json!(["unscanned/t/beta/two", "unscanned/t/gamma"])
     );
     assert!(reply.maybe_header("link").is_none());
 
     let reply = app
-        .get("/v2/_catalog?n=3&last=alpha")
+        .get("/v2/_catalog?n=3&last=unscanned/t/alpha")
         .await
         .expect(StatusCode::OK);
     assert_eq!(
         reply.json()["repositories"],
-        serde_json::json!(["beta/one", "beta/two", "gamma"])
+        serde_json::json!([
+            "unscanned/t/beta/one",
+            "unscanned/t/beta/two",
+            "unscanned/t/gamma"
+        ])
     );
     assert!(reply.maybe_header("link").is_none());
 }
@@ -207,11 +237,13 @@ async fn push_referrer(
 #[tokio::test]
 async fn referrers_api() {
     let app = TestApp::new().await;
-    let (image, image_digest) = app.push_image("refs", "v1", &[b"image layer"]).await;
+    let (image, image_digest) = app
+        .push_image("unscanned/t/refs", "v1", &[b"image layer"])
+        .await;
 
     // No referrers yet: an empty index, not a 404.
     let reply = app
-        .get(&format!("/v2/refs/referrers/{image_digest}"))
+        .get(&format!("/v2/unscanned/t/refs/referrers/{image_digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(reply.header("content-type"), media_type::OCI_INDEX);
@@ -223,7 +255,7 @@ async fn referrers_api() {
 
     let sig = push_referrer(
         &app,
-        "refs",
+        "unscanned/t/refs",
         &image_digest,
         image.len(),
         "application/vnd.example.sig.v1",
@@ -232,7 +264,7 @@ async fn referrers_api() {
     .await;
     let sbom = push_referrer(
         &app,
-        "refs",
+        "unscanned/t/refs",
         &image_digest,
         image.len(),
         "application/spdx+json",
@@ -242,7 +274,7 @@ async fn referrers_api() {
     // A referrer of something else does not show up.
     push_referrer(
         &app,
-        "refs",
+        "unscanned/t/refs",
         &sha256(b"other subject"),
         5,
         "application/spdx+json",
@@ -251,7 +283,7 @@ async fn referrers_api() {
     .await;
 
     let reply = app
-        .get(&format!("/v2/refs/referrers/{image_digest}"))
+        .get(&format!("/v2/unscanned/t/refs/referrers/{image_digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(reply.header("content-type"), media_type::OCI_INDEX);
@@ -274,7 +306,7 @@ async fn referrers_api() {
         assert_eq!(entry["annotations"]["note"], note);
         // The size is the referrer manifest's own size.
         let pulled = app
-            .get(&format!("/v2/refs/manifests/{digest}"))
+            .get(&format!("/v2/unscanned/t/refs/manifests/{digest}"))
             .await
             .expect(StatusCode::OK);
         assert_eq!(entry["size"], pulled.body.len());
@@ -282,7 +314,7 @@ async fn referrers_api() {
 
     let reply = app
         .get(&format!(
-            "/v2/refs/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
+            "/v2/unscanned/t/refs/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
         ))
         .await
         .expect(StatusCode::OK);
@@ -297,7 +329,7 @@ async fn referrers_api() {
 
     let reply = app
         .get(&format!(
-            "/v2/refs/referrers/{image_digest}?artifactType=application/none"
+            "/v2/unscanned/t/refs/referrers/{image_digest}?artifactType=application/none"
         ))
         .await
         .expect(StatusCode::OK);
@@ -306,7 +338,9 @@ async fn referrers_api() {
 
     // Referrers are per repository.
     let other = app
-        .get(&format!("/v2/elsewhere/referrers/{image_digest}"))
+        .get(&format!(
+            "/v2/unscanned/t/elsewhere/referrers/{image_digest}"
+        ))
         .await
         .expect(StatusCode::OK);
     assert_eq!(other.json()["manifests"], serde_json::json!([]));
@@ -314,21 +348,21 @@ async fn referrers_api() {
     // A deleted referrer disappears.
     app.send(
         "DELETE",
-        &format!("/v2/refs/manifests/{sig}"),
+        &format!("/v2/unscanned/t/refs/manifests/{sig}"),
         &[],
         Body::empty(),
     )
     .await
     .expect(StatusCode::ACCEPTED);
     let index = app
-        .get(&format!("/v2/refs/referrers/{image_digest}"))
+        .get(&format!("/v2/unscanned/t/refs/referrers/{image_digest}"))
         .await
         .expect(StatusCode::OK)
         .json();
     assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{index}");
     assert_eq!(index["manifests"][0]["digest"], sbom);
 
-    app.get("/v2/refs/referrers/sha256:nothex")
+    app.get("/v2/unscanned/t/refs/referrers/sha256:nothex")
         .await
         .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 }
@@ -336,8 +370,10 @@ async fn referrers_api() {
 #[tokio::test]
 async fn image_with_a_custom_config_type_is_an_artifact_of_that_type() {
     let app = TestApp::new().await;
-    let (image, image_digest) = app.push_image("cfgtype", "v1", &[b"l"]).await;
-    let config = app.push_blob("cfgtype", b"{\"kind\":\"helm\"}").await;
+    let (image, image_digest) = app.push_image("unscanned/t/cfgtype", "v1", &[b"l"]).await;
+    let config = app
+        .push_blob("unscanned/t/cfgtype", b"{\"kind\":\"helm\"}")
+        .await;
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","config":{},"layers":[],"subject":{}}}"#,
         media_type::OCI_MANIFEST,
@@ -346,11 +382,16 @@ async fn image_with_a_custom_config_type_is_an_artifact_of_that_type() {
     )
     .into_bytes();
     let reply = app
-        .push_manifest("cfgtype", "helm", media_type::OCI_MANIFEST, &manifest)
+        .push_manifest(
+            "unscanned/t/cfgtype",
+            "helm",
+            media_type::OCI_MANIFEST,
+            &manifest,
+        )
         .await;
     assert_eq!(reply.header("oci-subject"), image_digest);
     let index = app
-        .get(&format!("/v2/cfgtype/referrers/{image_digest}"))
+        .get(&format!("/v2/unscanned/t/cfgtype/referrers/{image_digest}"))
         .await
         .expect(StatusCode::OK)
         .json();
@@ -370,7 +411,7 @@ async fn subject_may_be_pushed_before_its_referent() {
     let missing = sha256(b"image pushed later");
     let referrer = push_referrer(
         &app,
-        "early",
+        "unscanned/t/early",
         &missing,
         100,
         "application/vnd.example.sig.v1",
@@ -378,7 +419,7 @@ async fn subject_may_be_pushed_before_its_referent() {
     )
     .await;
     let index = app
-        .get(&format!("/v2/early/referrers/{missing}"))
+        .get(&format!("/v2/unscanned/t/early/referrers/{missing}"))
         .await
         .expect(StatusCode::OK)
         .json();
@@ -388,10 +429,15 @@ async fn subject_may_be_pushed_before_its_referent() {
 #[tokio::test]
 async fn no_oci_subject_header_without_subject() {
     let app = TestApp::new().await;
-    let config = app.push_blob("nosubject", b"{}").await;
+    let config = app.push_blob("unscanned/t/nosubject", b"{}").await;
     let manifest = crate::image_manifest(&descriptor(media_type::OCI_CONFIG, &config, 2), &[]);
     let reply = app
-        .push_manifest("nosubject", "v1", media_type::OCI_MANIFEST, &manifest)
+        .push_manifest(
+            "unscanned/t/nosubject",
+            "v1",
+            media_type::OCI_MANIFEST,
+            &manifest,
+        )
         .await;
     assert!(reply.maybe_header("oci-subject").is_none());
 }
@@ -399,8 +445,8 @@ async fn no_oci_subject_header_without_subject() {
 #[tokio::test]
 async fn an_index_can_be_a_referrer() {
     let app = TestApp::new().await;
-    let (image, image_digest) = app.push_image("idxref", "v1", &[b"l"]).await;
-    let (child, child_digest) = app.push_image("idxref", "child", &[b"c"]).await;
+    let (image, image_digest) = app.push_image("unscanned/t/idxref", "v1", &[b"l"]).await;
+    let (child, child_digest) = app.push_image("unscanned/t/idxref", "child", &[b"c"]).await;
     let index = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","artifactType":"application/vnd.example.bundle","manifests":[{}],"subject":{}}}"#,
         media_type::OCI_INDEX,
@@ -409,11 +455,16 @@ async fn an_index_can_be_a_referrer() {
     )
     .into_bytes();
     let reply = app
-        .push_manifest("idxref", "bundle", media_type::OCI_INDEX, &index)
+        .push_manifest(
+            "unscanned/t/idxref",
+            "bundle",
+            media_type::OCI_INDEX,
+            &index,
+        )
         .await;
     assert_eq!(reply.header("oci-subject"), image_digest);
     let listed = app
-        .get(&format!("/v2/idxref/referrers/{image_digest}"))
+        .get(&format!("/v2/unscanned/t/idxref/referrers/{image_digest}"))
         .await
         .expect(StatusCode::OK)
         .json();

@@ -28,7 +28,7 @@ async fn put(app: &TestApp, path: &str, content_type: &str, body: Vec<u8>) -> cr
 #[tokio::test]
 async fn manifest_referencing_a_missing_blob() {
     let app = TestApp::new().await;
-    let config = app.push_blob("missing", b"{}").await;
+    let config = app.push_blob("unscanned/t/missing", b"{}").await;
     let absent_layer = sha256(b"layer never pushed");
     let manifest = image_manifest(
         &descriptor(media_type::OCI_CONFIG, &config, 2),
@@ -36,7 +36,7 @@ async fn manifest_referencing_a_missing_blob() {
     );
     let reply = put(
         &app,
-        "/v2/missing/manifests/v1",
+        "/v2/unscanned/t/missing/manifests/v1",
         media_type::OCI_MANIFEST,
         manifest,
     )
@@ -45,7 +45,7 @@ async fn manifest_referencing_a_missing_blob() {
     assert_eq!(reply.json()["errors"][0]["detail"]["digest"], absent_layer);
 
     // A missing config counts too.
-    let layer = app.push_blob("missing", b"layer").await;
+    let layer = app.push_blob("unscanned/t/missing", b"layer").await;
     let absent_config = sha256(b"config never pushed");
     let manifest = image_manifest(
         &descriptor(media_type::OCI_CONFIG, &absent_config, 19),
@@ -53,14 +53,14 @@ async fn manifest_referencing_a_missing_blob() {
     );
     put(
         &app,
-        "/v2/missing/manifests/v1",
+        "/v2/unscanned/t/missing/manifests/v1",
         media_type::OCI_MANIFEST,
         manifest,
     )
     .await
     .expect_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
     // Nothing was stored.
-    app.get("/v2/missing/manifests/v1")
+    app.get("/v2/unscanned/t/missing/manifests/v1")
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
 }
@@ -72,7 +72,7 @@ async fn manifest_over_the_size_limit_is_413() {
         ..RegistryConfig::default()
     })
     .await;
-    let manifest = valid_manifest(&app, "big").await;
+    let manifest = valid_manifest(&app, "unscanned/t/big").await;
     assert!(
         manifest.len() <= 512,
         "the fixture must fit: {}",
@@ -88,7 +88,7 @@ async fn manifest_over_the_size_limit_is_413() {
     let length = padded.len().to_string();
     app.send(
         "PUT",
-        "/v2/big/manifests/v1",
+        "/v2/unscanned/t/big/manifests/v1",
         &[
             ("content-type", media_type::OCI_MANIFEST),
             ("content-length", &length),
@@ -104,29 +104,29 @@ async fn manifest_over_the_size_limit_is_413() {
         .collect();
     app.send(
         "PUT",
-        "/v2/big/manifests/v1",
+        "/v2/unscanned/t/big/manifests/v1",
         &[("content-type", media_type::OCI_MANIFEST)],
         Body::from_stream(futures::stream::iter(chunks)),
     )
     .await
     .expect_error(StatusCode::PAYLOAD_TOO_LARGE, "MANIFEST_INVALID");
-    app.get("/v2/big/manifests/v1")
+    app.get("/v2/unscanned/t/big/manifests/v1")
         .await
         .expect(StatusCode::NOT_FOUND);
 
     // Under the limit it goes through.
-    app.push_manifest("big", "v1", media_type::OCI_MANIFEST, &manifest)
+    app.push_manifest("unscanned/t/big", "v1", media_type::OCI_MANIFEST, &manifest)
         .await;
 }
 
 #[tokio::test]
 async fn content_type_must_agree_with_media_type() {
     let app = TestApp::new().await;
-    let manifest = valid_manifest(&app, "ctype").await;
+    let manifest = valid_manifest(&app, "unscanned/t/ctype").await;
     for content_type in [media_type::OCI_INDEX, media_type::DOCKER_MANIFEST] {
         put(
             &app,
-            "/v2/ctype/manifests/v1",
+            "/v2/unscanned/t/ctype/manifests/v1",
             content_type,
             manifest.clone(),
         )
@@ -136,7 +136,7 @@ async fn content_type_must_agree_with_media_type() {
     // Parameters after the media type are fine.
     app.send(
         "PUT",
-        "/v2/ctype/manifests/v1",
+        "/v2/unscanned/t/ctype/manifests/v1",
         &[(
             "content-type",
             "application/vnd.oci.image.manifest.v1+json; charset=utf-8",
@@ -146,11 +146,11 @@ async fn content_type_must_agree_with_media_type() {
     .await
     .expect(StatusCode::CREATED);
     // No Content-Type at all: the document's mediaType decides.
-    app.send("PUT", "/v2/ctype/manifests/v2", &[], manifest)
+    app.send("PUT", "/v2/unscanned/t/ctype/manifests/v2", &[], manifest)
         .await
         .expect(StatusCode::CREATED);
     let pulled = app
-        .get("/v2/ctype/manifests/v2")
+        .get("/v2/unscanned/t/ctype/manifests/v2")
         .await
         .expect(StatusCode::OK);
     assert_eq!(pulled.header("content-type"), media_type::OCI_MANIFEST);
@@ -159,7 +159,7 @@ async fn content_type_must_agree_with_media_type() {
 #[tokio::test]
 async fn malformed_manifests_are_manifest_invalid() {
     let app = TestApp::new().await;
-    let config = app.push_blob("bad", b"{}").await;
+    let config = app.push_blob("unscanned/t/bad", b"{}").await;
     let cfg = descriptor(media_type::OCI_CONFIG, &config, 2);
     let oci = media_type::OCI_MANIFEST;
     let cases: Vec<(&str, String)> = vec![
@@ -210,7 +210,7 @@ async fn malformed_manifests_are_manifest_invalid() {
         };
         let reply = put(
             &app,
-            "/v2/bad/manifests/v1",
+            "/v2/unscanned/t/bad/manifests/v1",
             content_type,
             body.into_bytes(),
         )
@@ -218,7 +218,7 @@ async fn malformed_manifests_are_manifest_invalid() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{what}: {reply:?}");
         reply.expect_error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
     }
-    app.get("/v2/bad/manifests/v1")
+    app.get("/v2/unscanned/t/bad/manifests/v1")
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
 }
@@ -226,26 +226,29 @@ async fn malformed_manifests_are_manifest_invalid() {
 #[tokio::test]
 async fn put_by_digest_must_match_the_bytes() {
     let app = TestApp::new().await;
-    let manifest = valid_manifest(&app, "bydigest").await;
+    let manifest = valid_manifest(&app, "unscanned/t/bydigest").await;
     let wrong = sha256(b"other bytes");
     put(
         &app,
-        &format!("/v2/bydigest/manifests/{wrong}"),
+        &format!("/v2/unscanned/t/bydigest/manifests/{wrong}"),
         media_type::OCI_MANIFEST,
         manifest.clone(),
     )
     .await
     .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
-    app.get(&format!("/v2/bydigest/manifests/{wrong}"))
+    app.get(&format!("/v2/unscanned/t/bydigest/manifests/{wrong}"))
         .await
         .expect(StatusCode::NOT_FOUND);
-    app.get(&format!("/v2/bydigest/manifests/{}", sha256(&manifest)))
-        .await
-        .expect(StatusCode::NOT_FOUND);
+    app.get(&format!(
+        "/v2/unscanned/t/bydigest/manifests/{}",
+        sha256(&manifest)
+    ))
+    .await
+    .expect(StatusCode::NOT_FOUND);
     let right = sha256(&manifest);
     let reply = put(
         &app,
-        &format!("/v2/bydigest/manifests/{right}"),
+        &format!("/v2/unscanned/t/bydigest/manifests/{right}"),
         media_type::OCI_MANIFEST,
         manifest,
     )
@@ -253,11 +256,11 @@ async fn put_by_digest_must_match_the_bytes() {
     .expect(StatusCode::CREATED);
     assert_eq!(
         reply.header("location"),
-        format!("/v2/bydigest/manifests/{right}")
+        format!("/v2/unscanned/t/bydigest/manifests/{right}")
     );
     // Pushed by digest only: no tag.
     let tags = app
-        .get("/v2/bydigest/tags/list")
+        .get("/v2/unscanned/t/bydigest/tags/list")
         .await
         .expect(StatusCode::OK)
         .json();
@@ -269,23 +272,28 @@ async fn invalid_names_references_and_digests() {
     let app = TestApp::new().await;
     let digest = sha256(b"x");
     for path in [
-        "/v2/UPPER/manifests/v1".to_owned(),
-        "/v2/a//b/manifests/v1".to_owned(),
-        "/v2/-lead/tags/list".to_owned(),
-        format!("/v2/trail-/blobs/{digest}"),
-        "/v2/a..b/blobs/uploads/".to_owned(),
-        format!("/v2/{}/manifests/v1", "a".repeat(256)),
-        format!("/v2/sp%20ace/referrers/{digest}"),
+        "/v2/unscanned/t/UPPER/manifests/v1".to_owned(),
+        "/v2/unscanned/t/a//b/manifests/v1".to_owned(),
+        "/v2/unscanned/t/-lead/tags/list".to_owned(),
+        format!("/v2/unscanned/t/trail-/blobs/{digest}"),
+        "/v2/unscanned/t/a..b/blobs/uploads/".to_owned(),
+        format!("/v2/unscanned/t/{}/manifests/v1", "a".repeat(256)),
+        format!("/v2/unscanned/t/sp%20ace/referrers/{digest}"),
     ] {
         app.get(&path)
             .await
             .expect_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
     }
-    app.send("POST", "/v2/BAD/blobs/uploads/", &[], Body::empty())
-        .await
-        .expect_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
+    app.send(
+        "POST",
+        "/v2/unscanned/t/BAD/blobs/uploads/",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
 
-    let manifest = valid_manifest(&app, "refs").await;
+    let manifest = valid_manifest(&app, "unscanned/t/refs").await;
     let long_tag = "t".repeat(129);
     for reference in [
         "-dash",
@@ -296,19 +304,19 @@ async fn invalid_names_references_and_digests() {
     ] {
         put(
             &app,
-            &format!("/v2/refs/manifests/{reference}"),
+            &format!("/v2/unscanned/t/refs/manifests/{reference}"),
             media_type::OCI_MANIFEST,
             manifest.clone(),
         )
         .await
         .expect_error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
-        app.get(&format!("/v2/refs/manifests/{reference}"))
+        app.get(&format!("/v2/unscanned/t/refs/manifests/{reference}"))
             .await
             .expect_error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
     }
     // The longest valid tag is fine.
     app.push_manifest(
-        "refs",
+        "unscanned/t/refs",
         &"t".repeat(128),
         media_type::OCI_MANIFEST,
         &manifest,
@@ -321,7 +329,7 @@ async fn invalid_names_references_and_digests() {
         "sha256:ZZZZ",
         "md5:d41d8cd98f00b204e9800998ecf8427e",
     ] {
-        app.get(&format!("/v2/refs/blobs/{digest}"))
+        app.get(&format!("/v2/unscanned/t/refs/blobs/{digest}"))
             .await
             .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
     }
@@ -331,9 +339,9 @@ async fn invalid_names_references_and_digests() {
 async fn unknown_paths_get_the_envelope() {
     let app = TestApp::new().await;
     for path in [
-        "/v2/justaname",
-        "/v2/a/b/c/unknown/thing",
-        "/v2/a/blobs/uploads/not_an_id!",
+        "/v2/unscanned/t/justaname",
+        "/v2/unscanned/t/a/b/c/unknown/thing",
+        "/v2/unscanned/t/a/blobs/uploads/not_an_id!",
     ] {
         let reply = app.get(path).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
@@ -349,21 +357,21 @@ async fn unsupported_methods_are_405() {
         ("POST", "/v2/".into()),
         ("DELETE", "/v2/".into()),
         ("POST", "/v2/_catalog".into()),
-        ("PUT", "/v2/a/tags/list".into()),
-        ("DELETE", "/v2/a/tags/list".into()),
-        ("POST", "/v2/a/manifests/v1".into()),
-        ("PATCH", "/v2/a/manifests/v1".into()),
-        ("PUT", format!("/v2/a/blobs/{digest}")),
-        ("POST", format!("/v2/a/blobs/{digest}")),
-        ("PATCH", format!("/v2/a/blobs/{digest}")),
-        ("GET", "/v2/a/blobs/uploads/".into()),
-        ("PUT", "/v2/a/blobs/uploads/".into()),
+        ("PUT", "/v2/unscanned/t/a/tags/list".into()),
+        ("DELETE", "/v2/unscanned/t/a/tags/list".into()),
+        ("POST", "/v2/unscanned/t/a/manifests/v1".into()),
+        ("PATCH", "/v2/unscanned/t/a/manifests/v1".into()),
+        ("PUT", format!("/v2/unscanned/t/a/blobs/{digest}")),
+        ("POST", format!("/v2/unscanned/t/a/blobs/{digest}")),
+        ("PATCH", format!("/v2/unscanned/t/a/blobs/{digest}")),
+        ("GET", "/v2/unscanned/t/a/blobs/uploads/".into()),
+        ("PUT", "/v2/unscanned/t/a/blobs/uploads/".into()),
         (
             "POST",
-            "/v2/a/blobs/uploads/0b9e1c4e-0000-4000-8000-000000000000".into(),
+            "/v2/unscanned/t/a/blobs/uploads/0b9e1c4e-0000-4000-8000-000000000000".into(),
         ),
-        ("DELETE", format!("/v2/a/referrers/{digest}")),
-        ("PUT", format!("/v2/a/referrers/{digest}")),
+        ("DELETE", format!("/v2/unscanned/t/a/referrers/{digest}")),
+        ("PUT", format!("/v2/unscanned/t/a/referrers/{digest}")),
     ];
     for (method, path) in cases {
         let reply = app.send(method, &path, &[], Body::empty()).await;
@@ -380,7 +388,7 @@ async fn unsupported_methods_are_405() {
 async fn error_envelope_shape() {
     let app = TestApp::new().await;
     let reply = app
-        .get("/v2/shape/manifests/v1")
+        .get("/v2/unscanned/t/shape/manifests/v1")
         .await
         .expect_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
     let body = reply.json();
@@ -390,5 +398,5 @@ async fn error_envelope_shape() {
     let mut keys: Vec<&str> = error.keys().map(String::as_str).collect();
     keys.sort_unstable();
     assert_eq!(keys, ["code", "detail", "message"]);
-    assert_eq!(error["message"], "repository shape is unknown");
+    assert_eq!(error["message"], "repository unscanned/t/shape is unknown");
 }

@@ -59,16 +59,27 @@ pub fn admin() -> Principal {
 /// The tenant the conformance tests push to.
 pub const TENANT: &str = "t";
 
-/// The repository name, from a `/v2/<name>/<route>...` path.
+/// The repository name, from a `/v2/<name>/<route>...` path: the name ends
+/// at the last route keyword, since names may contain keywords themselves
+/// (`unscanned/t/a/manifests/b/blobs/<digest>`).
 fn repository_of(path: &str) -> Option<String> {
     let rest = path.strip_prefix("/v2/")?;
     let rest = rest.split('?').next()?;
-    for marker in ["/manifests/", "/blobs/", "/tags/", "/referrers/"] {
-        if let Some(index) = rest.rfind(marker) {
-            return Some(rest[..index].to_owned());
-        }
-    }
-    None
+    ["/manifests/", "/blobs/", "/tags/", "/referrers/"]
+        .iter()
+        .filter_map(|marker| rest.rfind(marker))
+        .max()
+        .map(|index| rest[..index].to_owned())
+}
+
+/// The source repository of a cross-repository mount (`?mount=..&from=<name>`),
+/// which a client asks a pull scope for as well.
+fn mount_source_of(path: &str) -> Option<String> {
+    let (_, query) = path.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("from="))
+        .map(str::to_owned)
 }
 
 /// What came back from one request.
@@ -219,11 +230,15 @@ impl TestApp {
     }
 
     /// The token [`TestApp::send`] attaches for `path`: everything the
-    /// principal holds on the path's repository, and the catalog.
+    /// principal holds on the path's repository (and on a mount's source),
+    /// and the catalog.
     fn token_for(&self, principal: &Principal, path: &str) -> String {
         let mut scopes = vec!["registry:catalog:*".to_owned()];
         if let Some(repo) = repository_of(path) {
             scopes.push(format!("repository:{repo}:pull,push,delete"));
+        }
+        if let Some(source) = mount_source_of(path) {
+            scopes.push(format!("repository:{source}:pull"));
         }
         let scopes = airlock_auth::parse_scopes(scopes.iter().map(String::as_str)).expect("scopes");
         self.token(principal, airlock_auth::grant(principal, &scopes))

@@ -18,20 +18,20 @@ const GC_NOW: GcOptions = GcOptions {
 #[tokio::test]
 async fn delete_manifest_by_digest_removes_it_and_its_tags() {
     let app = TestApp::new().await;
-    let (manifest, digest) = app.push_image("del", "v1", &[b"layer"]).await;
+    let (manifest, digest) = app.push_image("unscanned/t/del", "v1", &[b"layer"]).await;
     app.push_manifest(
-        "del",
+        "unscanned/t/del",
         "also",
         airlock_oci::media_type::OCI_MANIFEST,
         &manifest,
     )
     .await;
-    let (_, keep) = app.push_image("del", "keep", &[b"other"]).await;
+    let (_, keep) = app.push_image("unscanned/t/del", "keep", &[b"other"]).await;
 
     let reply = app
         .send(
             "DELETE",
-            &format!("/v2/del/manifests/{digest}"),
+            &format!("/v2/unscanned/t/del/manifests/{digest}"),
             &[],
             Body::empty(),
         )
@@ -39,31 +39,31 @@ async fn delete_manifest_by_digest_removes_it_and_its_tags() {
         .expect(StatusCode::ACCEPTED);
     assert!(reply.body.is_empty());
 
-    app.get(&format!("/v2/del/manifests/{digest}"))
+    app.get(&format!("/v2/unscanned/t/del/manifests/{digest}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
-    app.head(&format!("/v2/del/manifests/{digest}"))
+    app.head(&format!("/v2/unscanned/t/del/manifests/{digest}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     for tag in ["v1", "also"] {
-        app.get(&format!("/v2/del/manifests/{tag}"))
+        app.get(&format!("/v2/unscanned/t/del/manifests/{tag}"))
             .await
             .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     }
     let tags = app
-        .get("/v2/del/tags/list")
+        .get("/v2/unscanned/t/del/tags/list")
         .await
         .expect(StatusCode::OK)
         .json();
     assert_eq!(tags["tags"], serde_json::json!(["keep"]));
-    app.get(&format!("/v2/del/manifests/{keep}"))
+    app.get(&format!("/v2/unscanned/t/del/manifests/{keep}"))
         .await
         .expect(StatusCode::OK);
 
     // A second delete finds nothing.
     app.send(
         "DELETE",
-        &format!("/v2/del/manifests/{digest}"),
+        &format!("/v2/unscanned/t/del/manifests/{digest}"),
         &[],
         Body::empty(),
     )
@@ -74,20 +74,23 @@ async fn delete_manifest_by_digest_removes_it_and_its_tags() {
 #[tokio::test]
 async fn delete_manifest_in_one_repository_keeps_it_in_another() {
     let app = TestApp::new().await;
-    let (manifest, digest) = app.push_image("one", "v1", &[b"layer"]).await;
-    app.push_image("two", "v1", &[b"layer"]).await;
+    let (manifest, digest) = app.push_image("unscanned/t/one", "v1", &[b"layer"]).await;
+    app.push_image("unscanned/t/two", "v1", &[b"layer"]).await;
     app.send(
         "DELETE",
-        &format!("/v2/one/manifests/{digest}"),
+        &format!("/v2/unscanned/t/one/manifests/{digest}"),
         &[],
         Body::empty(),
     )
     .await
     .expect(StatusCode::ACCEPTED);
     app.registry.gc(&GC_NOW).await.unwrap();
-    let pulled = app.get("/v2/two/manifests/v1").await.expect(StatusCode::OK);
+    let pulled = app
+        .get("/v2/unscanned/t/two/manifests/v1")
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(pulled.body, manifest);
-    app.get(&format!("/v2/two/blobs/{}", sha256(b"layer")))
+    app.get(&format!("/v2/unscanned/t/two/blobs/{}", sha256(b"layer")))
         .await
         .expect(StatusCode::OK);
 }
@@ -95,82 +98,98 @@ async fn delete_manifest_in_one_repository_keeps_it_in_another() {
 #[tokio::test]
 async fn delete_by_tag_removes_only_the_tag() {
     let app = TestApp::new().await;
-    let (manifest, digest) = app.push_image("untag", "v1", &[b"layer"]).await;
+    let (manifest, digest) = app.push_image("unscanned/t/untag", "v1", &[b"layer"]).await;
     app.push_manifest(
-        "untag",
+        "unscanned/t/untag",
         "v2",
         airlock_oci::media_type::OCI_MANIFEST,
         &manifest,
     )
     .await;
 
-    app.send("DELETE", "/v2/untag/manifests/v1", &[], Body::empty())
-        .await
-        .expect(StatusCode::ACCEPTED);
-    app.get("/v2/untag/manifests/v1")
+    app.send(
+        "DELETE",
+        "/v2/unscanned/t/untag/manifests/v1",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    app.get("/v2/unscanned/t/untag/manifests/v1")
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
     let by_digest = app
-        .get(&format!("/v2/untag/manifests/{digest}"))
+        .get(&format!("/v2/unscanned/t/untag/manifests/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(by_digest.body, manifest);
     let by_other_tag = app
-        .get("/v2/untag/manifests/v2")
+        .get("/v2/unscanned/t/untag/manifests/v2")
         .await
         .expect(StatusCode::OK);
     assert_eq!(by_other_tag.body, manifest);
     let tags = app
-        .get("/v2/untag/tags/list")
+        .get("/v2/unscanned/t/untag/tags/list")
         .await
         .expect(StatusCode::OK)
         .json();
     assert_eq!(tags["tags"], serde_json::json!(["v2"]));
 
-    app.send("DELETE", "/v2/untag/manifests/v1", &[], Body::empty())
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
-    app.send("DELETE", "/v2/nosuchrepo/manifests/v1", &[], Body::empty())
-        .await
-        .expect(StatusCode::NOT_FOUND);
+    app.send(
+        "DELETE",
+        "/v2/unscanned/t/untag/manifests/v1",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    app.send(
+        "DELETE",
+        "/v2/unscanned/t/nosuchrepo/manifests/v1",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect(StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn delete_blob() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("blobdel", b"to be deleted").await;
-    app.push_blob("blobkeep", b"to be deleted").await;
+    let digest = app.push_blob("unscanned/t/blobdel", b"to be deleted").await;
+    app.push_blob("unscanned/t/blobkeep", b"to be deleted")
+        .await;
     let reply = app
         .send(
             "DELETE",
-            &format!("/v2/blobdel/blobs/{digest}"),
+            &format!("/v2/unscanned/t/blobdel/blobs/{digest}"),
             &[],
             Body::empty(),
         )
         .await
         .expect(StatusCode::ACCEPTED);
     assert!(reply.body.is_empty());
-    app.get(&format!("/v2/blobdel/blobs/{digest}"))
+    app.get(&format!("/v2/unscanned/t/blobdel/blobs/{digest}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.head(&format!("/v2/blobdel/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/blobdel/blobs/{digest}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     app.send(
         "DELETE",
-        &format!("/v2/blobdel/blobs/{digest}"),
+        &format!("/v2/unscanned/t/blobdel/blobs/{digest}"),
         &[],
         Body::empty(),
     )
     .await
     .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
     // Another repository's link is untouched.
-    app.get(&format!("/v2/blobkeep/blobs/{digest}"))
+    app.get(&format!("/v2/unscanned/t/blobkeep/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     app.send(
         "DELETE",
-        "/v2/blobdel/blobs/sha256:short",
+        "/v2/unscanned/t/blobdel/blobs/sha256:short",
         &[],
         Body::empty(),
     )
@@ -182,10 +201,10 @@ async fn delete_blob() {
 async fn gc_removes_unique_layers_and_keeps_shared_ones() {
     let app = TestApp::new().await;
     let (_, doomed) = app
-        .push_image("gc", "old", &[b"unique layer", b"shared layer"])
+        .push_image("unscanned/t/gc", "old", &[b"unique layer", b"shared layer"])
         .await;
     let (kept_manifest, _) = app
-        .push_image("gc", "new", &[b"shared layer", b"new layer"])
+        .push_image("unscanned/t/gc", "new", &[b"shared layer", b"new layer"])
         .await;
     let unique = sha256(b"unique layer");
     let shared = sha256(b"shared layer");
@@ -203,7 +222,7 @@ async fn gc_removes_unique_layers_and_keeps_shared_ones() {
 
     app.send(
         "DELETE",
-        &format!("/v2/gc/manifests/{doomed}"),
+        &format!("/v2/unscanned/t/gc/manifests/{doomed}"),
         &[],
         Body::empty(),
     )
@@ -225,7 +244,9 @@ async fn gc_removes_unique_layers_and_keeps_shared_ones() {
     assert_eq!(dry.blobs_removed, 1, "{dry:?}");
     assert_eq!(dry.bytes_removed, 12, "{dry:?}");
     assert!(app.blob_file(&unique).exists());
-    app.get("/v2/gc/manifests/new").await.expect(StatusCode::OK);
+    app.get("/v2/unscanned/t/gc/manifests/new")
+        .await
+        .expect(StatusCode::OK);
 
     let report = app.registry.gc(&GC_NOW).await.unwrap();
     assert_eq!(report.orphan_manifests, 1, "{report:?}");
@@ -242,18 +263,21 @@ async fn gc_removes_unique_layers_and_keeps_shared_ones() {
         "config shared by both images must stay"
     );
 
-    app.get(&format!("/v2/gc/blobs/{unique}"))
+    app.get(&format!("/v2/unscanned/t/gc/blobs/{unique}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.get(&format!("/v2/gc/blobs/{shared}"))
+    app.get(&format!("/v2/unscanned/t/gc/blobs/{shared}"))
         .await
         .expect(StatusCode::OK);
-    let pulled = app.get("/v2/gc/manifests/new").await.expect(StatusCode::OK);
+    let pulled = app
+        .get("/v2/unscanned/t/gc/manifests/new")
+        .await
+        .expect(StatusCode::OK);
     assert_eq!(pulled.body, kept_manifest);
 
     // The collected blob can be pushed again.
-    app.push_blob("gc", b"unique layer").await;
-    app.get(&format!("/v2/gc/blobs/{unique}"))
+    app.push_blob("unscanned/t/gc", b"unique layer").await;
+    app.get(&format!("/v2/unscanned/t/gc/blobs/{unique}"))
         .await
         .expect(StatusCode::OK);
 }
@@ -261,7 +285,9 @@ async fn gc_removes_unique_layers_and_keeps_shared_ones() {
 #[tokio::test]
 async fn gc_grace_keeps_blobs_of_pushes_in_flight() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("inflight", b"pushed, manifest not yet").await;
+    let digest = app
+        .push_blob("unscanned/t/inflight", b"pushed, manifest not yet")
+        .await;
     let report = app
         .registry
         .gc(&GcOptions {
@@ -271,7 +297,7 @@ async fn gc_grace_keeps_blobs_of_pushes_in_flight() {
         .await
         .unwrap();
     assert_eq!(report.blobs_removed, 0);
-    app.get(&format!("/v2/inflight/blobs/{digest}"))
+    app.get(&format!("/v2/unscanned/t/inflight/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -283,7 +309,12 @@ async fn gc_grace_keeps_blobs_of_pushes_in_flight() {
 async fn gc_removes_expired_uploads() {
     let app = TestApp::with_upload_ttl(Duration::from_secs(1)).await;
     let reply = app
-        .send("POST", "/v2/gcup/blobs/uploads/", &[], Body::empty())
+        .send(
+            "POST",
+            "/v2/unscanned/t/gcup/blobs/uploads/",
+            &[],
+            Body::empty(),
+        )
         .await
         .expect(StatusCode::ACCEPTED);
     let location = reply.header("location").to_owned();

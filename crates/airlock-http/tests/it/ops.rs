@@ -42,7 +42,7 @@ async fn scrape(app: &TestApp) -> String {
 async fn metrics_count_requests_by_route_and_status_and_bytes() {
     let app = TestApp::new().await;
     let content = vec![7u8; 10_000];
-    let digest = app.push_blob("metrics", &content).await;
+    let digest = app.push_blob("unscanned/t/metrics", &content).await;
     let before = scrape(&app).await;
     let ok_before = sample(
         &before,
@@ -66,18 +66,18 @@ async fn metrics_count_requests_by_route_and_status_and_bytes() {
 
     for _ in 0..3 {
         let blob = app
-            .get(&format!("/v2/metrics/blobs/{digest}"))
+            .get(&format!("/v2/unscanned/t/metrics/blobs/{digest}"))
             .await
             .expect(StatusCode::OK);
         assert_eq!(blob.body.len(), content.len());
     }
-    app.get("/v2/metrics/manifests/absent")
+    app.get("/v2/unscanned/t/metrics/manifests/absent")
         .await
         .expect(StatusCode::NOT_FOUND);
     app.send(
         "POST",
         &format!(
-            "/v2/metrics/blobs/uploads/?digest={}",
+            "/v2/unscanned/t/metrics/blobs/uploads/?digest={}",
             crate::sha256(&[1u8; 5000])
         ),
         &[],
@@ -85,9 +85,14 @@ async fn metrics_count_requests_by_route_and_status_and_bytes() {
     )
     .await
     .expect(StatusCode::CREATED);
-    app.send("PATCH", "/v2/metrics/manifests/v1", &[], Body::empty())
-        .await
-        .expect(StatusCode::METHOD_NOT_ALLOWED);
+    app.send(
+        "PATCH",
+        "/v2/unscanned/t/metrics/manifests/v1",
+        &[],
+        Body::empty(),
+    )
+    .await
+    .expect(StatusCode::METHOD_NOT_ALLOWED);
 
     let after = scrape(&app).await;
     assert!(after.contains("airlock_http_requests_total"), "{after}");

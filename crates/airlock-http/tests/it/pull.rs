@@ -30,10 +30,10 @@ async fn base_endpoint_answers_with_the_api_version() {
 async fn blob_get_and_head() {
     let app = TestApp::new().await;
     let content: Vec<u8> = (0..100u8).collect();
-    let digest = app.push_blob("pull/blob", &content).await;
+    let digest = app.push_blob("unscanned/t/pull/blob", &content).await;
 
     let head = app
-        .head(&format!("/v2/pull/blob/blobs/{digest}"))
+        .head(&format!("/v2/unscanned/t/pull/blob/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(head.header("content-length"), "100");
@@ -41,7 +41,7 @@ async fn blob_get_and_head() {
     assert!(head.body.is_empty());
 
     let get = app
-        .get(&format!("/v2/pull/blob/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/pull/blob/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(get.header("content-length"), "100");
@@ -53,8 +53,8 @@ async fn blob_get_and_head() {
 async fn blob_ranges() {
     let app = TestApp::new().await;
     let content: Vec<u8> = (0..100u8).collect();
-    let digest = app.push_blob("ranges", &content).await;
-    let path = format!("/v2/ranges/blobs/{digest}");
+    let digest = app.push_blob("unscanned/t/ranges", &content).await;
+    let path = format!("/v2/unscanned/t/ranges/blobs/{digest}");
 
     let cases: [(&str, usize, usize); 5] = [
         ("bytes=0-9", 0, 9),
@@ -98,10 +98,10 @@ async fn blob_ranges() {
     }
 
     // Any range of the empty blob is unsatisfiable.
-    let empty = app.push_blob("ranges", b"").await;
+    let empty = app.push_blob("unscanned/t/ranges", b"").await;
     app.send(
         "GET",
-        &format!("/v2/ranges/blobs/{empty}"),
+        &format!("/v2/unscanned/t/ranges/blobs/{empty}"),
         &[("range", "bytes=0-0")],
         Body::empty(),
     )
@@ -112,16 +112,16 @@ async fn blob_ranges() {
 #[tokio::test]
 async fn unknown_blob_is_blob_unknown() {
     let app = TestApp::new().await;
-    app.push_blob("known", b"x").await;
+    app.push_blob("unscanned/t/known", b"x").await;
     let missing = sha256(b"never pushed");
-    app.get(&format!("/v2/known/blobs/{missing}"))
+    app.get(&format!("/v2/unscanned/t/known/blobs/{missing}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.get(&format!("/v2/unknown-repo/blobs/{missing}"))
+    app.get(&format!("/v2/unscanned/t/unknown-repo/blobs/{missing}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
     let head = app
-        .head(&format!("/v2/known/blobs/{missing}"))
+        .head(&format!("/v2/unscanned/t/known/blobs/{missing}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     assert!(head.maybe_header("docker-content-digest").is_none());
@@ -164,11 +164,15 @@ async fn round_trip(app: &TestApp, repo: &str, tag: &str, media_type: &str, cont
 #[tokio::test]
 async fn oci_image_manifest_and_index() {
     let app = TestApp::new().await;
-    let (amd64, amd64_digest) = app.push_image("multi", "amd64", &[b"amd64 layer"]).await;
-    let (arm64, arm64_digest) = app.push_image("multi", "arm64", &[b"arm64 layer"]).await;
+    let (amd64, amd64_digest) = app
+        .push_image("unscanned/t/multi", "amd64", &[b"amd64 layer"])
+        .await;
+    let (arm64, arm64_digest) = app
+        .push_image("unscanned/t/multi", "arm64", &[b"arm64 layer"])
+        .await;
     round_trip(
         &app,
-        "multi",
+        "unscanned/t/multi",
         "amd64-again",
         media_type::OCI_MANIFEST,
         &amd64,
@@ -190,13 +194,22 @@ async fn oci_image_manifest_and_index() {
             ),
         ],
     );
-    round_trip(&app, "multi", "latest", media_type::OCI_INDEX, &index).await;
+    round_trip(
+        &app,
+        "unscanned/t/multi",
+        "latest",
+        media_type::OCI_INDEX,
+        &index,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn index_children_must_exist() {
     let app = TestApp::new().await;
-    let (child, child_digest) = app.push_image("idx", "child", &[b"layer"]).await;
+    let (child, child_digest) = app
+        .push_image("unscanned/t/idx", "child", &[b"layer"])
+        .await;
     let missing = sha256(b"no such manifest");
     for list_type in [media_type::OCI_INDEX, media_type::DOCKER_MANIFEST_LIST] {
         let index = index_manifest(
@@ -209,7 +222,7 @@ async fn index_children_must_exist() {
         let reply = app
             .send(
                 "PUT",
-                "/v2/idx/manifests/latest",
+                "/v2/unscanned/t/idx/manifests/latest",
                 &[("content-type", list_type)],
                 index,
             )
@@ -228,13 +241,13 @@ async fn index_children_must_exist() {
     );
     app.send(
         "PUT",
-        "/v2/idx-other/manifests/latest",
+        "/v2/unscanned/t/idx-other/manifests/latest",
         &[("content-type", media_type::OCI_INDEX)],
         index,
     )
     .await
     .expect_error(StatusCode::BAD_REQUEST, "MANIFEST_BLOB_UNKNOWN");
-    app.get("/v2/idx/manifests/latest")
+    app.get("/v2/unscanned/t/idx/manifests/latest")
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
 }
@@ -243,8 +256,8 @@ async fn index_children_must_exist() {
 async fn docker_schema2_manifest_and_manifest_list() {
     let app = TestApp::new().await;
     let config = br#"{"architecture":"amd64","os":"linux","config":{}}"#;
-    let config_digest = app.push_blob("docker", config).await;
-    let layer_digest = app.push_blob("docker", b"docker layer").await;
+    let config_digest = app.push_blob("unscanned/t/docker", config).await;
+    let layer_digest = app.push_blob("unscanned/t/docker", b"docker layer").await;
     let manifest = format!(
         r#"{{
    "schemaVersion": 2,
@@ -263,7 +276,14 @@ async fn docker_schema2_manifest_and_manifest_list() {
         ),
     )
     .into_bytes();
-    round_trip(&app, "docker", "v2", media_type::DOCKER_MANIFEST, &manifest).await;
+    round_trip(
+        &app,
+        "unscanned/t/docker",
+        "v2",
+        media_type::DOCKER_MANIFEST,
+        &manifest,
+    )
+    .await;
 
     let list = index_manifest(
         media_type::DOCKER_MANIFEST_LIST,
@@ -276,7 +296,7 @@ async fn docker_schema2_manifest_and_manifest_list() {
     );
     round_trip(
         &app,
-        "docker",
+        "unscanned/t/docker",
         "list",
         media_type::DOCKER_MANIFEST_LIST,
         &list,
@@ -287,12 +307,14 @@ async fn docker_schema2_manifest_and_manifest_list() {
 #[tokio::test]
 async fn artifact_manifest_with_the_empty_config() {
     let app = TestApp::new().await;
-    let empty = app.push_blob("artifact", EMPTY_JSON).await;
+    let empty = app.push_blob("unscanned/t/artifact", EMPTY_JSON).await;
     assert_eq!(
         empty,
         "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
     );
-    let payload = app.push_blob("artifact", b"signature bytes").await;
+    let payload = app
+        .push_blob("unscanned/t/artifact", b"signature bytes")
+        .await;
     let manifest = format!(
         r#"{{"schemaVersion":2,"mediaType":"{}","artifactType":"application/vnd.example.sig.v1","config":{},"layers":[{}],"annotations":{{"org.opencontainers.image.created":"2026-01-01T00:00:00Z"}}}}"#,
         media_type::OCI_MANIFEST,
@@ -300,14 +322,22 @@ async fn artifact_manifest_with_the_empty_config() {
         descriptor("application/vnd.example.sig.v1+raw", &payload, 15),
     )
     .into_bytes();
-    round_trip(&app, "artifact", "sig", media_type::OCI_MANIFEST, &manifest).await;
+    round_trip(
+        &app,
+        "unscanned/t/artifact",
+        "sig",
+        media_type::OCI_MANIFEST,
+        &manifest,
+    )
+    .await;
 
     // Without the empty blob pushed, the artifact is refused.
     let app = TestApp::new().await;
-    app.push_blob("artifact", b"signature bytes").await;
+    app.push_blob("unscanned/t/artifact", b"signature bytes")
+        .await;
     app.send(
         "PUT",
-        "/v2/artifact/manifests/sig",
+        "/v2/unscanned/t/artifact/manifests/sig",
         &[("content-type", media_type::OCI_MANIFEST)],
         manifest,
     )
@@ -318,8 +348,8 @@ async fn artifact_manifest_with_the_empty_config() {
 #[tokio::test]
 async fn stored_bytes_come_back_byte_identical() {
     let app = TestApp::new().await;
-    let config = app.push_blob("bytes", b"{}").await;
-    let layer = app.push_blob("bytes", b"layer").await;
+    let config = app.push_blob("unscanned/t/bytes", b"{}").await;
+    let layer = app.push_blob("unscanned/t/bytes", b"layer").await;
     // Odd whitespace, key order, a trailing newline and unknown fields.
     let manifest = format!(
         "{{\n\t\"layers\" : [ {{ \"size\":5, \"digest\":\"{layer}\",  \"mediaType\":\"{LAYER_GZIP}\" }} ],\r\n  \"x-unknown\": {{\"nested\": [1,2,3]}},\n  \"config\":{{\"size\":2,\"mediaType\":\"{}\",\"digest\":\"{config}\"}},   \"mediaType\":\"{}\", \"schemaVersion\" : 2\n}}\n",
@@ -327,25 +357,39 @@ async fn stored_bytes_come_back_byte_identical() {
         media_type::OCI_MANIFEST
     )
     .into_bytes();
-    round_trip(&app, "bytes", "odd", media_type::OCI_MANIFEST, &manifest).await;
+    round_trip(
+        &app,
+        "unscanned/t/bytes",
+        "odd",
+        media_type::OCI_MANIFEST,
+        &manifest,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn manifest_without_media_type_takes_the_content_type() {
     let app = TestApp::new().await;
-    let config = app.push_blob("nomt", b"{}").await;
+    let config = app.push_blob("unscanned/t/nomt", b"{}").await;
     let manifest = format!(
         r#"{{"schemaVersion":2,"config":{},"layers":[]}}"#,
         descriptor(media_type::OCI_CONFIG, &config, 2)
     )
     .into_bytes();
-    round_trip(&app, "nomt", "v1", media_type::OCI_MANIFEST, &manifest).await;
+    round_trip(
+        &app,
+        "unscanned/t/nomt",
+        "v1",
+        media_type::OCI_MANIFEST,
+        &manifest,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn non_distributable_layers_need_not_be_pushed() {
     let app = TestApp::new().await;
-    let config = app.push_blob("foreign", b"{}").await;
+    let config = app.push_blob("unscanned/t/foreign", b"{}").await;
     let manifest = image_manifest(
         &descriptor(media_type::OCI_CONFIG, &config, 2),
         &[descriptor(
@@ -354,33 +398,42 @@ async fn non_distributable_layers_need_not_be_pushed() {
             12,
         )],
     );
-    app.push_manifest("foreign", "v1", media_type::OCI_MANIFEST, &manifest)
-        .await;
+    app.push_manifest(
+        "unscanned/t/foreign",
+        "v1",
+        media_type::OCI_MANIFEST,
+        &manifest,
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn manifest_pull_errors() {
     let app = TestApp::new().await;
-    app.push_image("present", "v1", &[b"layer"]).await;
-    app.get("/v2/present/manifests/v2")
+    app.push_image("unscanned/t/present", "v1", &[b"layer"])
+        .await;
+    app.get("/v2/unscanned/t/present/manifests/v2")
         .await
         .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
-    app.get(&format!("/v2/present/manifests/{}", sha256(b"nothing")))
-        .await
-        .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
-    app.head("/v2/present/manifests/v2")
+    app.get(&format!(
+        "/v2/unscanned/t/present/manifests/{}",
+        sha256(b"nothing")
+    ))
+    .await
+    .expect_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN");
+    app.head("/v2/unscanned/t/present/manifests/v2")
         .await
         .expect(StatusCode::NOT_FOUND);
-    app.get("/v2/absent/manifests/v1")
+    app.get("/v2/unscanned/t/absent/manifests/v1")
         .await
         .expect_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN");
-    app.head("/v2/absent/manifests/v1")
+    app.head("/v2/unscanned/t/absent/manifests/v1")
         .await
         .expect(StatusCode::NOT_FOUND);
-    app.get("/v2/Bad_Name/manifests/v1")
+    app.get("/v2/unscanned/t/Bad_Name/manifests/v1")
         .await
         .expect_error(StatusCode::BAD_REQUEST, "NAME_INVALID");
-    app.get("/v2/present/manifests/-bad")
+    app.get("/v2/unscanned/t/present/manifests/-bad")
         .await
         .expect_error(StatusCode::BAD_REQUEST, "MANIFEST_INVALID");
 }
@@ -388,17 +441,21 @@ async fn manifest_pull_errors() {
 #[tokio::test]
 async fn a_tag_moves_to_the_newest_manifest() {
     let app = TestApp::new().await;
-    let (first, first_digest) = app.push_image("moving", "latest", &[b"one"]).await;
-    let (second, _) = app.push_image("moving", "latest", &[b"two"]).await;
+    let (first, first_digest) = app
+        .push_image("unscanned/t/moving", "latest", &[b"one"])
+        .await;
+    let (second, _) = app
+        .push_image("unscanned/t/moving", "latest", &[b"two"])
+        .await;
     assert_ne!(first, second);
     let pulled = app
-        .get("/v2/moving/manifests/latest")
+        .get("/v2/unscanned/t/moving/manifests/latest")
         .await
         .expect(StatusCode::OK);
     assert_eq!(pulled.body, second);
     // The old manifest is still there by digest.
     let old = app
-        .get(&format!("/v2/moving/manifests/{first_digest}"))
+        .get(&format!("/v2/unscanned/t/moving/manifests/{first_digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(old.body, first);
@@ -408,7 +465,7 @@ async fn a_tag_moves_to_the_newest_manifest() {
 async fn odd_query_strings_still_get_the_api() {
     let app = TestApp::new().await;
     app.get("/v2/?x=%FF%FE&y").await.expect(StatusCode::OK);
-    app.get("/v2/nobody/tags/list?n=%FF")
+    app.get("/v2/unscanned/t/nobody/tags/list?n=%FF")
         .await
         .expect(StatusCode::BAD_REQUEST);
 }

@@ -39,7 +39,7 @@ fn with_digest(location: &str, digest: &str) -> String {
 async fn chunked_upload_grows_the_range_and_closes_with_put() {
     let app = TestApp::new().await;
     let content: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
-    let location = open_session(&app, "chunked").await;
+    let location = open_session(&app, "unscanned/t/chunked").await;
 
     let mut offset = 0;
     for chunk in content.chunks(1024) {
@@ -75,12 +75,12 @@ async fn chunked_upload_grows_the_range_and_closes_with_put() {
         .expect(StatusCode::CREATED);
     assert_eq!(
         reply.header("location"),
-        format!("/v2/chunked/blobs/{digest}")
+        format!("/v2/unscanned/t/chunked/blobs/{digest}")
     );
     assert_eq!(reply.header("docker-content-digest"), digest);
 
     let blob = app
-        .get(&format!("/v2/chunked/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/chunked/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(blob.body, content);
@@ -93,7 +93,7 @@ async fn chunked_upload_grows_the_range_and_closes_with_put() {
 #[tokio::test]
 async fn put_may_carry_the_last_chunk() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "lastchunk").await;
+    let location = open_session(&app, "unscanned/t/lastchunk").await;
     app.send(
         "PATCH",
         &location,
@@ -112,7 +112,7 @@ async fn put_may_carry_the_last_chunk() {
     .await
     .expect(StatusCode::CREATED);
     let blob = app
-        .get(&format!("/v2/lastchunk/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/lastchunk/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(&blob.body[..], b"hello world");
@@ -121,7 +121,7 @@ async fn put_may_carry_the_last_chunk() {
 #[tokio::test]
 async fn out_of_order_chunk_is_416_and_the_upload_can_continue() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "order").await;
+    let location = open_session(&app, "unscanned/t/order").await;
     app.send(
         "PATCH",
         &location,
@@ -167,7 +167,7 @@ async fn out_of_order_chunk_is_416_and_the_upload_can_continue() {
 #[tokio::test]
 async fn malformed_content_range_is_refused() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "badrange").await;
+    let location = open_session(&app, "unscanned/t/badrange").await;
     for range in ["abc", "9-0", "x-9"] {
         app.send(
             "PATCH",
@@ -183,7 +183,7 @@ async fn malformed_content_range_is_refused() {
 #[tokio::test]
 async fn streamed_patch_without_content_length() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "streamed").await;
+    let location = open_session(&app, "unscanned/t/streamed").await;
     let parts: Vec<Result<Bytes, std::io::Error>> = (0..50)
         .map(|i| Ok(Bytes::from(vec![i as u8; 1000])))
         .collect();
@@ -219,7 +219,7 @@ async fn streamed_patch_without_content_length() {
         .await
         .expect(StatusCode::CREATED);
     let blob = app
-        .get(&format!("/v2/streamed/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/streamed/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(blob.body, all);
@@ -233,7 +233,7 @@ async fn monolithic_post_with_digest() {
     let reply = app
         .send(
             "POST",
-            &format!("/v2/mono/blobs/uploads/?digest={digest}"),
+            &format!("/v2/unscanned/t/mono/blobs/uploads/?digest={digest}"),
             &[
                 ("content-type", "application/octet-stream"),
                 ("content-length", "15"),
@@ -242,10 +242,13 @@ async fn monolithic_post_with_digest() {
         )
         .await
         .expect(StatusCode::CREATED);
-    assert_eq!(reply.header("location"), format!("/v2/mono/blobs/{digest}"));
+    assert_eq!(
+        reply.header("location"),
+        format!("/v2/unscanned/t/mono/blobs/{digest}")
+    );
     assert_eq!(reply.header("docker-content-digest"), digest);
     let head = app
-        .head(&format!("/v2/mono/blobs/{digest}"))
+        .head(&format!("/v2/unscanned/t/mono/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(head.header("content-length"), "15");
@@ -254,7 +257,7 @@ async fn monolithic_post_with_digest() {
 #[tokio::test]
 async fn monolithic_put_on_a_fresh_session() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "monoput").await;
+    let location = open_session(&app, "unscanned/t/monoput").await;
     let digest = sha256(b"one shot");
     app.send(
         "PUT",
@@ -264,7 +267,7 @@ async fn monolithic_put_on_a_fresh_session() {
     )
     .await
     .expect(StatusCode::CREATED);
-    app.head(&format!("/v2/monoput/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/monoput/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
 }
@@ -272,7 +275,7 @@ async fn monolithic_put_on_a_fresh_session() {
 #[tokio::test]
 async fn wrong_digest_on_put_stores_nothing_and_ends_the_upload() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "wrongdigest").await;
+    let location = open_session(&app, "unscanned/t/wrongdigest").await;
     app.send(
         "PATCH",
         &location,
@@ -286,11 +289,11 @@ async fn wrong_digest_on_put_stores_nothing_and_ends_the_upload() {
         .await
         .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 
-    app.head(&format!("/v2/wrongdigest/blobs/{claimed}"))
+    app.head(&format!("/v2/unscanned/t/wrongdigest/blobs/{claimed}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     let actual = sha256(b"payload");
-    app.head(&format!("/v2/wrongdigest/blobs/{actual}"))
+    app.head(&format!("/v2/unscanned/t/wrongdigest/blobs/{actual}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     assert!(!app.blob_file(&claimed).exists());
@@ -311,13 +314,13 @@ async fn wrong_digest_on_monolithic_post_stores_nothing() {
     let claimed = sha256(b"not this");
     app.send(
         "POST",
-        &format!("/v2/wrongmono/blobs/uploads/?digest={claimed}"),
+        &format!("/v2/unscanned/t/wrongmono/blobs/uploads/?digest={claimed}"),
         &[],
         &b"payload"[..],
     )
     .await
     .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
-    app.head(&format!("/v2/wrongmono/blobs/{claimed}"))
+    app.head(&format!("/v2/unscanned/t/wrongmono/blobs/{claimed}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     assert!(!app.blob_file(&sha256(b"payload")).exists());
@@ -330,7 +333,7 @@ async fn wrong_digest_on_monolithic_post_stores_nothing() {
 #[tokio::test]
 async fn missing_or_malformed_digest_parameter_is_digest_invalid() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "nodigest").await;
+    let location = open_session(&app, "unscanned/t/nodigest").await;
     app.send("PUT", &location, &[], Body::empty())
         .await
         .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
@@ -344,7 +347,7 @@ async fn missing_or_malformed_digest_parameter_is_digest_invalid() {
     .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
     app.send(
         "POST",
-        "/v2/nodigest/blobs/uploads/?digest=md5:abc",
+        "/v2/unscanned/t/nodigest/blobs/uploads/?digest=md5:abc",
         &[],
         &b"x"[..],
     )
@@ -357,7 +360,7 @@ async fn sha512_digests_end_to_end() {
     let app = TestApp::new().await;
     // Chunked, closed with a sha512 digest.
     let content: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-    let location = open_session(&app, "sha512").await;
+    let location = open_session(&app, "unscanned/t/sha512").await;
     app.send(
         "PATCH",
         &location,
@@ -381,7 +384,7 @@ async fn sha512_digests_end_to_end() {
         .expect(StatusCode::CREATED);
     assert_eq!(reply.header("docker-content-digest"), digest);
     let blob = app
-        .get(&format!("/v2/sha512/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/sha512/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(blob.body, content);
@@ -392,18 +395,18 @@ async fn sha512_digests_end_to_end() {
     let small = sha512(b"small");
     app.send(
         "POST",
-        &format!("/v2/sha512/blobs/uploads/?digest={small}"),
+        &format!("/v2/unscanned/t/sha512/blobs/uploads/?digest={small}"),
         &[],
         &b"small"[..],
     )
     .await
     .expect(StatusCode::CREATED);
-    app.head(&format!("/v2/sha512/blobs/{small}"))
+    app.head(&format!("/v2/unscanned/t/sha512/blobs/{small}"))
         .await
         .expect(StatusCode::OK);
     app.send(
         "POST",
-        &format!("/v2/sha512/blobs/uploads/?digest={small}"),
+        &format!("/v2/unscanned/t/sha512/blobs/uploads/?digest={small}"),
         &[],
         &b"other"[..],
     )
@@ -411,7 +414,7 @@ async fn sha512_digests_end_to_end() {
     .expect_error(StatusCode::BAD_REQUEST, "DIGEST_INVALID");
 
     // A manifest by sha512 digest, referencing a sha512 layer.
-    let config = app.push_blob("sha512", b"{}").await;
+    let config = app.push_blob("unscanned/t/sha512", b"{}").await;
     let manifest = crate::image_manifest(
         &crate::descriptor(airlock_oci::media_type::OCI_CONFIG, &config, 2),
         &[crate::descriptor(crate::LAYER_GZIP, &digest, content.len())],
@@ -420,7 +423,7 @@ async fn sha512_digests_end_to_end() {
     let reply = app
         .send(
             "PUT",
-            &format!("/v2/sha512/manifests/{manifest_digest}"),
+            &format!("/v2/unscanned/t/sha512/manifests/{manifest_digest}"),
             &[("content-type", airlock_oci::media_type::OCI_MANIFEST)],
             manifest.clone(),
         )
@@ -428,7 +431,9 @@ async fn sha512_digests_end_to_end() {
         .expect(StatusCode::CREATED);
     assert_eq!(reply.header("docker-content-digest"), manifest_digest);
     let pulled = app
-        .get(&format!("/v2/sha512/manifests/{manifest_digest}"))
+        .get(&format!(
+            "/v2/unscanned/t/sha512/manifests/{manifest_digest}"
+        ))
         .await
         .expect(StatusCode::OK);
     assert_eq!(pulled.body, manifest);
@@ -440,30 +445,30 @@ async fn the_empty_blob() {
     let digest = sha256(b"");
     app.send(
         "POST",
-        &format!("/v2/empty/blobs/uploads/?digest={digest}"),
+        &format!("/v2/unscanned/t/empty/blobs/uploads/?digest={digest}"),
         &[("content-length", "0")],
         Body::empty(),
     )
     .await
     .expect(StatusCode::CREATED);
     let head = app
-        .head(&format!("/v2/empty/blobs/{digest}"))
+        .head(&format!("/v2/unscanned/t/empty/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(head.header("content-length"), "0");
     let get = app
-        .get(&format!("/v2/empty/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/empty/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert!(get.body.is_empty());
     assert_eq!(get.header("docker-content-digest"), digest);
 
     // Also through a session closed without any PATCH.
-    let location = open_session(&app, "empty2").await;
+    let location = open_session(&app, "unscanned/t/empty2").await;
     app.send("PUT", &with_digest(&location, &digest), &[], Body::empty())
         .await
         .expect(StatusCode::CREATED);
-    app.head(&format!("/v2/empty2/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/empty2/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
 }
@@ -471,7 +476,7 @@ async fn the_empty_blob() {
 #[tokio::test]
 async fn cancelled_upload_is_gone() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "cancel").await;
+    let location = open_session(&app, "unscanned/t/cancel").await;
     app.send("PATCH", &location, &[("content-range", "0-2")], &b"abc"[..])
         .await
         .expect(StatusCode::ACCEPTED);
@@ -506,7 +511,7 @@ async fn cancelled_upload_is_gone() {
 #[tokio::test]
 async fn unknown_upload_id_is_404() {
     let app = TestApp::new().await;
-    let location = "/v2/nosuch/blobs/uploads/0b9e1c4e-0000-4000-8000-000000000000";
+    let location = "/v2/unscanned/t/nosuch/blobs/uploads/0b9e1c4e-0000-4000-8000-000000000000";
     app.get(location)
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN");
@@ -518,9 +523,9 @@ async fn unknown_upload_id_is_404() {
 #[tokio::test]
 async fn upload_id_of_another_repository_is_404() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "owner").await;
+    let location = open_session(&app, "unscanned/t/owner").await;
     let id = location.rsplit('/').next().unwrap();
-    let foreign = format!("/v2/intruder/blobs/uploads/{id}");
+    let foreign = format!("/v2/unscanned/t/intruder/blobs/uploads/{id}");
     app.get(&foreign)
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN");
@@ -545,7 +550,7 @@ async fn upload_id_of_another_repository_is_404() {
 #[tokio::test]
 async fn expired_sessions_are_unknown() {
     let app = TestApp::with_upload_ttl(Duration::from_secs(1)).await;
-    let location = open_session(&app, "expiry").await;
+    let location = open_session(&app, "unscanned/t/expiry").await;
     app.send("PATCH", &location, &[("content-range", "0-2")], &b"abc"[..])
         .await
         .expect(StatusCode::ACCEPTED);
@@ -564,7 +569,7 @@ async fn expired_sessions_are_unknown() {
     )
     .await
     .expect_error(StatusCode::NOT_FOUND, "BLOB_UPLOAD_UNKNOWN");
-    app.head(&format!("/v2/expiry/blobs/{}", sha256(b"abc")))
+    app.head(&format!("/v2/unscanned/t/expiry/blobs/{}", sha256(b"abc")))
         .await
         .expect(StatusCode::NOT_FOUND);
 }
@@ -572,7 +577,7 @@ async fn expired_sessions_are_unknown() {
 #[tokio::test]
 async fn activity_keeps_a_session_alive() {
     let app = TestApp::with_upload_ttl(Duration::from_secs(2)).await;
-    let location = open_session(&app, "alive").await;
+    let location = open_session(&app, "unscanned/t/alive").await;
     for (i, range) in ["0-0", "1-1", "2-2"].iter().enumerate() {
         tokio::time::sleep(Duration::from_millis(1000)).await;
         app.send(
@@ -597,11 +602,13 @@ async fn activity_keeps_a_session_alive() {
 #[tokio::test]
 async fn mount_from_a_repository_where_the_blob_is_visible() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("source/repo", b"shared layer").await;
+    let digest = app
+        .push_blob("unscanned/t/source/repo", b"shared layer")
+        .await;
     let reply = app
         .send(
             "POST",
-            &format!("/v2/target/repo/blobs/uploads/?mount={digest}&from=source/repo"),
+            &format!("/v2/unscanned/t/target/repo/blobs/uploads/?mount={digest}&from=unscanned/t/source/repo"),
             &[],
             Body::empty(),
         )
@@ -609,11 +616,11 @@ async fn mount_from_a_repository_where_the_blob_is_visible() {
         .expect(StatusCode::CREATED);
     assert_eq!(
         reply.header("location"),
-        format!("/v2/target/repo/blobs/{digest}")
+        format!("/v2/unscanned/t/target/repo/blobs/{digest}")
     );
     assert_eq!(reply.header("docker-content-digest"), digest);
     let blob = app
-        .get(&format!("/v2/target/repo/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/target/repo/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(&blob.body[..], b"shared layer");
@@ -622,13 +629,17 @@ async fn mount_from_a_repository_where_the_blob_is_visible() {
 #[tokio::test]
 async fn mount_falls_back_to_an_upload_when_the_blob_is_not_visible() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("holder", b"only in holder").await;
-    app.push_blob("other", b"something else").await;
-    for from in ["nosuchrepo", "other", "Invalid..Name"] {
+    let digest = app.push_blob("unscanned/t/holder", b"only in holder").await;
+    app.push_blob("unscanned/t/other", b"something else").await;
+    for from in [
+        "unscanned/t/nosuchrepo",
+        "unscanned/t/other",
+        "unscanned/t/Invalid..Name",
+    ] {
         let reply = app
             .send(
                 "POST",
-                &format!("/v2/mounter/blobs/uploads/?mount={digest}&from={from}"),
+                &format!("/v2/unscanned/t/mounter/blobs/uploads/?mount={digest}&from={from}"),
                 &[],
                 Body::empty(),
             )
@@ -637,12 +648,12 @@ async fn mount_falls_back_to_an_upload_when_the_blob_is_not_visible() {
         assert!(
             reply
                 .header("location")
-                .starts_with("/v2/mounter/blobs/uploads/"),
+                .starts_with("/v2/unscanned/t/mounter/blobs/uploads/"),
             "{from}"
         );
         assert_eq!(reply.header("range"), "0-0");
         // Not mounted.
-        app.head(&format!("/v2/mounter/blobs/{digest}"))
+        app.head(&format!("/v2/unscanned/t/mounter/blobs/{digest}"))
             .await
             .expect(StatusCode::NOT_FOUND);
     }
@@ -650,7 +661,9 @@ async fn mount_falls_back_to_an_upload_when_the_blob_is_not_visible() {
     let reply = app
         .send(
             "POST",
-            &format!("/v2/mounter/blobs/uploads/?mount={digest}&from=other"),
+            &format!(
+                "/v2/unscanned/t/mounter/blobs/uploads/?mount={digest}&from=unscanned/t/other"
+            ),
             &[],
             Body::empty(),
         )
@@ -665,7 +678,7 @@ async fn mount_falls_back_to_an_upload_when_the_blob_is_not_visible() {
     )
     .await
     .expect(StatusCode::CREATED);
-    app.head(&format!("/v2/mounter/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/mounter/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
 }
@@ -675,7 +688,7 @@ async fn mount_with_an_invalid_digest_is_digest_invalid() {
     let app = TestApp::new().await;
     app.send(
         "POST",
-        "/v2/mounter/blobs/uploads/?mount=sha256:xyz&from=a",
+        "/v2/unscanned/t/mounter/blobs/uploads/?mount=sha256:xyz&from=unscanned/t/a",
         &[],
         Body::empty(),
     )
@@ -686,31 +699,33 @@ async fn mount_with_an_invalid_digest_is_digest_invalid() {
 #[tokio::test]
 async fn blobs_are_visible_per_repository() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("repo-a", b"private to a").await;
-    app.head(&format!("/v2/repo-a/blobs/{digest}"))
+    let digest = app.push_blob("unscanned/t/repo-a", b"private to a").await;
+    app.head(&format!("/v2/unscanned/t/repo-a/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
-    app.get(&format!("/v2/repo-b/blobs/{digest}"))
+    app.get(&format!("/v2/unscanned/t/repo-b/blobs/{digest}"))
         .await
         .expect_error(StatusCode::NOT_FOUND, "BLOB_UNKNOWN");
-    app.head(&format!("/v2/repo-b/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/repo-b/blobs/{digest}"))
         .await
         .expect(StatusCode::NOT_FOUND);
     // Pushing the same bytes to B makes it visible there, stored once.
-    app.push_blob("repo-b", b"private to a").await;
-    app.get(&format!("/v2/repo-b/blobs/{digest}"))
+    app.push_blob("unscanned/t/repo-b", b"private to a").await;
+    app.get(&format!("/v2/unscanned/t/repo-b/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     // And a manifest in B cannot reference a blob only A holds.
-    let only_a = app.push_blob("repo-a", b"layer only in a").await;
-    let config = app.push_blob("repo-b", b"{}").await;
+    let only_a = app
+        .push_blob("unscanned/t/repo-a", b"layer only in a")
+        .await;
+    let config = app.push_blob("unscanned/t/repo-b", b"{}").await;
     let manifest = crate::image_manifest(
         &crate::descriptor(airlock_oci::media_type::OCI_CONFIG, &config, 2),
         &[crate::descriptor(crate::LAYER_GZIP, &only_a, 15)],
     );
     app.send(
         "PUT",
-        "/v2/repo-b/manifests/v1",
+        "/v2/unscanned/t/repo-b/manifests/v1",
         &[("content-type", airlock_oci::media_type::OCI_MANIFEST)],
         manifest,
     )
@@ -721,9 +736,9 @@ async fn blobs_are_visible_per_repository() {
 #[tokio::test]
 async fn multi_segment_repository_names() {
     let app = TestApp::new().await;
-    let repo = "unscanned/team-a/payments/api";
+    let repo = "unscanned/t/team-a/payments/api";
     let location = open_session(&app, repo).await;
-    assert!(location.starts_with("/v2/unscanned/team-a/payments/api/blobs/uploads/"));
+    assert!(location.starts_with("/v2/unscanned/t/team-a/payments/api/blobs/uploads/"));
     app.send(
         "PATCH",
         &location,
@@ -768,12 +783,12 @@ async fn multi_segment_repository_names() {
 async fn repository_names_containing_route_keywords() {
     let app = TestApp::new().await;
     for repo in [
-        "a/manifests/b",
-        "a/blobs/b",
-        "a/blobs/uploads/b",
-        "a/referrers/b",
-        "a/tags/b",
-        "manifests/blobs/tags",
+        "unscanned/t/a/manifests/b",
+        "unscanned/t/a/blobs/b",
+        "unscanned/t/a/blobs/uploads/b",
+        "unscanned/t/a/referrers/b",
+        "unscanned/t/a/tags/b",
+        "unscanned/t/manifests/blobs/tags",
     ] {
         let location = open_session(&app, repo).await;
         app.get(&location).await.expect(StatusCode::NO_CONTENT);
@@ -818,7 +833,7 @@ async fn repository_names_containing_route_keywords() {
 #[tokio::test]
 async fn an_upload_survives_a_restart() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "restart").await;
+    let location = open_session(&app, "unscanned/t/restart").await;
     app.send(
         "PATCH",
         &location,
@@ -843,15 +858,17 @@ async fn an_upload_survives_a_restart() {
     app.send("PUT", &with_digest(&location, &digest), &[], Body::empty())
         .await
         .expect(StatusCode::CREATED);
-    let (manifest, _) = app.push_image("restart", "v1", &[b"firstsecond"]).await;
+    let (manifest, _) = app
+        .push_image("unscanned/t/restart", "v1", &[b"firstsecond"])
+        .await;
     let app = app.restart().await;
     let pulled = app
-        .get("/v2/restart/manifests/v1")
+        .get("/v2/unscanned/t/restart/manifests/v1")
         .await
         .expect(StatusCode::OK);
     assert_eq!(pulled.body, manifest);
     let blob = app
-        .get(&format!("/v2/restart/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/restart/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(&blob.body[..], b"firstsecond");
@@ -860,7 +877,7 @@ async fn an_upload_survives_a_restart() {
 #[tokio::test]
 async fn a_broken_chunk_leaves_a_resumable_upload() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "broken").await;
+    let location = open_session(&app, "unscanned/t/broken").await;
     let parts: Vec<Result<Bytes, std::io::Error>> = vec![
         Ok(Bytes::from_static(b"good part ")),
         Err(std::io::Error::new(
@@ -904,7 +921,7 @@ async fn a_broken_chunk_leaves_a_resumable_upload() {
         .await
         .expect(StatusCode::CREATED);
     let blob = app
-        .get(&format!("/v2/broken/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/broken/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(&blob.body[..], full);
@@ -913,11 +930,11 @@ async fn a_broken_chunk_leaves_a_resumable_upload() {
 #[tokio::test]
 async fn mount_without_from_starts_an_upload() {
     let app = TestApp::new().await;
-    let digest = app.push_blob("somewhere", b"content").await;
+    let digest = app.push_blob("unscanned/t/somewhere", b"content").await;
     let reply = app
         .send(
             "POST",
-            &format!("/v2/nofrom/blobs/uploads/?mount={digest}"),
+            &format!("/v2/unscanned/t/nofrom/blobs/uploads/?mount={digest}"),
             &[],
             Body::empty(),
         )
@@ -926,9 +943,9 @@ async fn mount_without_from_starts_an_upload() {
     assert!(
         reply
             .header("location")
-            .starts_with("/v2/nofrom/blobs/uploads/")
+            .starts_with("/v2/unscanned/t/nofrom/blobs/uploads/")
     );
-    app.head(&format!("/v2/nofrom/blobs/{digest}"))
+    app.head(&format!("/v2/unscanned/t/nofrom/blobs/{digest}"))
         .await
         .expect(StatusCode::NOT_FOUND);
 }
@@ -936,7 +953,7 @@ async fn mount_without_from_starts_an_upload() {
 #[tokio::test]
 async fn sha512_upload_closed_with_a_last_chunk() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "sha512last").await;
+    let location = open_session(&app, "unscanned/t/sha512last").await;
     app.send(
         "PATCH",
         &location,
@@ -955,7 +972,7 @@ async fn sha512_upload_closed_with_a_last_chunk() {
     .await
     .expect(StatusCode::CREATED);
     let blob = app
-        .get(&format!("/v2/sha512last/blobs/{digest}"))
+        .get(&format!("/v2/unscanned/t/sha512last/blobs/{digest}"))
         .await
         .expect(StatusCode::OK);
     assert_eq!(&blob.body[..], b"prefix+suffix");
@@ -964,7 +981,7 @@ async fn sha512_upload_closed_with_a_last_chunk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_chunks_for_one_offset_are_serialized() {
     let app = TestApp::new().await;
-    let location = open_session(&app, "race").await;
+    let location = open_session(&app, "unscanned/t/race").await;
     let first = app.send(
         "PATCH",
         &location,
@@ -1006,15 +1023,15 @@ async fn the_same_blob_pushed_concurrently_to_two_repositories() {
     let app = TestApp::new().await;
     let content = vec![42u8; 100_000];
     let digest = sha256(&content);
-    let path_a = format!("/v2/concurrent-a/blobs/uploads/?digest={digest}");
-    let path_b = format!("/v2/concurrent-b/blobs/uploads/?digest={digest}");
+    let path_a = format!("/v2/unscanned/t/concurrent-a/blobs/uploads/?digest={digest}");
+    let path_b = format!("/v2/unscanned/t/concurrent-b/blobs/uploads/?digest={digest}");
     let (a, b) = tokio::join!(
         app.send("POST", &path_a, &[], content.clone()),
         app.send("POST", &path_b, &[], content.clone()),
     );
     a.expect(StatusCode::CREATED);
     b.expect(StatusCode::CREATED);
-    for repo in ["concurrent-a", "concurrent-b"] {
+    for repo in ["unscanned/t/concurrent-a", "unscanned/t/concurrent-b"] {
         let blob = app
             .get(&format!("/v2/{repo}/blobs/{digest}"))
             .await
