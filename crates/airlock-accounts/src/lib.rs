@@ -9,11 +9,16 @@
 //! issues, successful or not, are audited too; failed logins are throttled
 //! per client address and per user name.
 //!
+//! The gate's management (policies, exceptions, image status) is here too,
+//! in `gate_admin`, for the same reasons: same operators, same
+//! authorization and audit, same database.
+//!
 //! Operations are done by an [`Operator`]: a logged-in principal (API), or
 //! the local operator (the CLI run against the data directory, which is as
 //! powerful as whoever can read that directory).
 
 mod error;
+mod gate_admin;
 mod login;
 mod manage;
 
@@ -24,6 +29,10 @@ use airlock_auth::{LoginThrottle, Principal, TokenService};
 use airlock_store::Database;
 
 pub use error::AccountsError;
+pub use gate_admin::{
+    ExceptionRequest, ExceptionView, GateTrigger, HistoryView, ImageFilter, ImageStatusView,
+    ImageView, PolicyView,
+};
 pub use manage::{NewRobot, RobotView, TenantView, UserView};
 
 /// Who performs a management operation.
@@ -52,6 +61,8 @@ pub struct Accounts {
     store: Arc<dyn Database>,
     tokens: TokenService,
     throttle: LoginThrottle,
+    /// Re-evaluates images after policy and exception changes, once installed.
+    gate: std::sync::OnceLock<Arc<dyn GateTrigger>>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -74,6 +85,7 @@ impl Accounts {
             store,
             tokens,
             throttle,
+            gate: std::sync::OnceLock::new(),
         }
     }
 

@@ -125,7 +125,7 @@ impl From<RobotRecord> for RobotView {
     }
 }
 
-fn parse_tenant(id: &str) -> Result<TenantId, AccountsError> {
+pub(crate) fn parse_tenant(id: &str) -> Result<TenantId, AccountsError> {
     id.parse()
         .map_err(|e: airlock_auth::AuthError| AccountsError::Invalid(e.to_string()))
 }
@@ -160,7 +160,7 @@ fn check_password(password: &str) -> Result<String, AccountsError> {
 
 impl Accounts {
     /// Refuses (and audits the refusal) unless `operator` may do `action`.
-    async fn allow(
+    pub(crate) async fn allow(
         &self,
         operator: &Operator,
         action: ManageAction,
@@ -187,7 +187,7 @@ impl Accounts {
         Err(AccountsError::Forbidden(reason))
     }
 
-    fn event(
+    pub(crate) fn event(
         operator: &Operator,
         action: &str,
         target: String,
@@ -539,5 +539,14 @@ fn describe(action: &ManageAction) -> String {
         ManageAction::ManageRobots(t) => format!("manage robots of tenant {t}"),
         ManageAction::ListRobots(t) => format!("list robots of tenant {t}"),
         ManageAction::ReadAudit => "read the audit log".into(),
+        ManageAction::ReadPolicy(None) => "read the global policy".into(),
+        ManageAction::ReadPolicy(Some(t)) => format!("read the policy of tenant {t}"),
+        ManageAction::SetPolicy(None) => "set the global policy".into(),
+        ManageAction::SetPolicy(Some(t)) => format!("set the policy of tenant {t}"),
+        ManageAction::ReadGate(t) => format!("read the images and exceptions of tenant {t}"),
+        ManageAction::RequestException(t) => format!("request exceptions in tenant {t}"),
+        ManageAction::ApproveException(t) => {
+            format!("approve or revoke exceptions of tenant {t}")
+        }
     }
 }

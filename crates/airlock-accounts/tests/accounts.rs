@@ -209,3 +209,258 @@ async fn management_is_refused_and_audited_for_non_admins() {
         .collect();
     assert_eq!(visible, ["acme"]);
 }
+
+/// The gate's management: policies, exceptions and who may do what.
+mod gate_admin {
+    use std::sync::Mutex;
+
+    use airlock_accounts::{ExceptionRequest, GateTrigger};
+    use airlock_auth::{GlobalRole, Roles, TenantId};
+    use airlock_store::GateStore;
+
+    use super::*;
+
+    /// Records each re-evaluation asked for.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<Option<String>>>);
+
+    #[async_trait::async_trait]
+    impl GateTrigger for Recorder {
+        async fn reevaluate(&self, tenant: Option<&TenantId>) -> Result<u64, String> {
+            self.0.lock().unwrap().push(tenant.map(|t| t.to_string()));
+            Ok(0)
+        }
+    }
+
+    fn member(name: &str, role: TenantRole) -> Operator {
+        Operator::Principal(Principal::User {
+            name: name.into(),
+            roles: Roles::single("acme".parse().unwrap(), role),
+        })
+    }
+
+    fn admin(name: &str) -> Operator {
+        let mut roles = Roles::default();
+        roles.global.insert(GlobalRole::Admin);
+        Operator::Principal(Principal::User {
+            name: name.into(),
+            roles,
+        })
+    }
+
+    fn cve(expires_in: Duration) -> ExceptionRequest {
+        ExceptionRequest {
+            vulnerability: "CVE-2024-1234".into(),
+            package: None,
+            repository: Some("unscanned/acme/app".into()),
+            digest: None,
+            reason: "mitigated by configuration".into(),
+            expires_in,
+        }
+    }
+
+    async fn with_tenant() -> (Fixture, Arc<Recorder>) {
+        let f = fixture().await;
+        f.accounts
+            .create_tenant(&local(), &ctx(), "acme")
+            .await
+            .unwrap();
+        let recorder = Arc::new(Recorder::default());
+        f.accounts.set_gate_trigger(recorder.clone());
+        (f, recorder)
+    }
+
+    #[tokio::test]
+    async fn policies_are_validated_versioned_and_trigger_reevaluation() {
+        let (f, recorder) = with_tenant().await;
+        let security = member("sec", TenantRole::Security);
+        let error = f
+            .accounts
+            .set_policy(
+                &security,
+                &ctx(),
+                Some("acme"),
+                "ignore_unfixed: yes please\n",
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, AccountsError::Invalid(m) if m.contains("line 1")),
+            "{error}"
+        );
+        assert!(recorder.0.lock().unwrap().is_empty());
+        let first = f
+            .accounts
+            .set_policy(&security, &ctx(), Some("acme"), "ignore_unfixed: true\n")
+            .await
+            .unwrap();
+        let second = f
+            .accounts
+            .set_policy(&security, &ctx(), Some("acme"), "block_eol_os: true\n")
+            .await
+            .unwrap();
+        assert_eq!((first.version, second.version), (1, 2));
+        assert_eq!(
+            *recorder.0.lock().unwrap(),
+            vec![Some("acme".to_owned()); 2]
+        );
+
+        let developer = member("dev", TenantRole::Developer);
+        let refused = f
+            .accounts
+            .set_policy(&developer, &ctx(), Some("acme"), "block_eol_os: true\n")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, AccountsError::Forbidden(_)), "{refused}");
+        let refused = f
+            .accounts
+            .set_policy(&security, &ctx(), None, "block_eol_os: true\n")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, AccountsError::Forbidden(_)), "{refused}");
+        f.accounts
+            .set_policy(&admin("root"), &ctx(), None, "block_eol_os: true\n")
+            .await
+            .unwrap();
+        assert_eq!(recorder.0.lock().unwrap().last(), Some(&None));
+
+        let shown = f
+            .accounts
+            .policy(&developer, Some("acme"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(shown.document, "block_eol_os: true\n");
+        assert_eq!(shown.author, "sec");
+        let audited = actions(&f.db, "policy.set").await;
+        assert_eq!(audited.len(), 3, "{audited:?}");
+        let events: Vec<String> =
+            f.db.outbox(100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.event_type)
+                .collect();
+        assert_eq!(events, vec!["airlock.policy.changed"; 3]);
+    }
+
+    #[tokio::test]
+    async fn self_approval_is_refused_and_audited() {
+        let (f, recorder) = with_tenant().await;
+        let security = member("sec", TenantRole::Security);
+        let exception = f
+            .accounts
+            .request_exception(&security, &ctx(), "acme", cve(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        let error = f
+            .accounts
+            .approve_exception(&security, &ctx(), Some("acme"), &exception.id)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "an exception's approver must not be its requester"
+        );
+        let denials = actions(&f.db, "access.denied").await;
+        assert_eq!(denials, vec![("access.denied".to_owned(), Outcome::Denied)]);
+        assert!(recorder.0.lock().unwrap().is_empty());
+
+        // An admin who did not ask may approve.
+        let approved = f
+            .accounts
+            .approve_exception(&admin("root"), &ctx(), None, &exception.id)
+            .await
+            .unwrap();
+        assert_eq!(approved.status, "active");
+        assert_eq!(approved.approved_by.as_deref(), Some("root"));
+        f.accounts
+            .revoke_exception(&security, &ctx(), Some("acme"), &exception.id)
+            .await
+            .unwrap();
+        assert_eq!(recorder.0.lock().unwrap().len(), 2);
+        let stored = f.db.exception(&exception.id).await.unwrap().unwrap();
+        assert!(stored.revoked_at.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_same_local_user_cannot_request_and_approve() {
+        let (f, _) = with_tenant().await;
+        let alice = Operator::Local("alice".into());
+        let exception = f
+            .accounts
+            .request_exception(&alice, &ctx(), "acme", cve(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        assert_eq!(exception.requested_by, "cli:alice");
+        let error = f
+            .accounts
+            .approve_exception(&alice, &ctx(), None, &exception.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AccountsError::Forbidden(_)), "{error}");
+        f.accounts
+            .approve_exception(&Operator::Local("bob".into()), &ctx(), None, &exception.id)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn exceptions_need_an_expiry_a_reason_and_the_right_role() {
+        let (f, _) = with_tenant().await;
+        let developer = member("dev", TenantRole::Developer);
+        let reader = member("rd", TenantRole::Reader);
+        for bad in [
+            cve(Duration::ZERO),
+            cve(Duration::from_secs(400 * 86_400)),
+            ExceptionRequest {
+                reason: " ".into(),
+                ..cve(Duration::from_secs(60))
+            },
+            ExceptionRequest {
+                vulnerability: String::new(),
+                ..cve(Duration::from_secs(60))
+            },
+            ExceptionRequest {
+                digest: Some("sha256:nope".into()),
+                ..cve(Duration::from_secs(60))
+            },
+            ExceptionRequest {
+                repository: Some("unscanned/other/app".into()),
+                ..cve(Duration::from_secs(60))
+            },
+        ] {
+            let error = f
+                .accounts
+                .request_exception(&developer, &ctx(), "acme", bad)
+                .await
+                .unwrap_err();
+            assert!(matches!(error, AccountsError::Invalid(_)), "{error}");
+        }
+        let error = f
+            .accounts
+            .request_exception(&reader, &ctx(), "acme", cve(Duration::from_secs(60)))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AccountsError::Forbidden(_)), "{error}");
+        let exception = f
+            .accounts
+            .request_exception(&developer, &ctx(), "acme", cve(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let error = f
+            .accounts
+            .approve_exception(
+                &member("dev2", TenantRole::Developer),
+                &ctx(),
+                None,
+                &exception.id,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AccountsError::Forbidden(_)), "{error}");
+        let listed = f.accounts.exceptions(&reader, "acme").await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].status, "pending");
+    }
+}

@@ -310,6 +310,12 @@ fn classify(
             digest,
             detail: "limit exceeded".to_string(),
         },
+        // Running out of memory says nothing about the image: it is the
+        // scan's resource limit (RLIMIT_AS in a scan job), not a bad archive.
+        None if error.kind() == io::ErrorKind::OutOfMemory => WalkError::Io {
+            digest,
+            source: error,
+        },
         None if error.kind() == io::ErrorKind::UnexpectedEof => WalkError::Truncated {
             digest,
             detail: format!("the tar stream ended early: {error}"),

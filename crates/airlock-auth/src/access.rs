@@ -169,6 +169,24 @@ pub enum ManageAction {
     ListRobots(TenantId),
     /// Admin, auditor.
     ReadAudit,
+    /// Read a tenant's policy (`None`: the global one): the global policy
+    /// is readable by every user and robot; a tenant's by its members
+    /// (robots included), auditors and admins.
+    ReadPolicy(Option<TenantId>),
+    /// Set a tenant's policy: admin, security of the tenant. The global
+    /// policy (`None`): admin only.
+    SetPolicy(Option<TenantId>),
+    /// Read a tenant's images (state, verdict, history) and exceptions:
+    /// admin, auditor, any member of the tenant (robots included, so CI can
+    /// wait for its image).
+    ReadGate(TenantId),
+    /// Request an exception in a tenant: admin, developer or security of
+    /// the tenant (people only).
+    RequestException(TenantId),
+    /// Approve or revoke an exception of a tenant: admin, security of the
+    /// tenant (an approver must also not be the requester; the accounts
+    /// service checks that).
+    ApproveException(TenantId),
 }
 
 /// Whether `principal` may perform a management action.
@@ -178,7 +196,15 @@ pub enum ManageAction {
 pub fn manage_allows(principal: &Principal, action: &ManageAction) -> bool {
     let (name, roles) = match principal {
         Principal::User { name, roles } => (name, roles),
-        Principal::Robot { .. } => return matches!(action, ManageAction::ListTenants),
+        Principal::Robot { roles, .. } => {
+            return match action {
+                ManageAction::ListTenants | ManageAction::ReadPolicy(None) => true,
+                ManageAction::ReadPolicy(Some(t)) | ManageAction::ReadGate(t) => {
+                    roles.tenant_role(t).is_some()
+                }
+                _ => false,
+            };
+        }
         Principal::System(_) => return false,
     };
     let admin = roles.is_admin();
@@ -194,6 +220,21 @@ pub fn manage_allows(principal: &Principal, action: &ManageAction) -> bool {
         ManageAction::ListRobots(t) => {
             admin
                 || auditor
+                || matches!(
+                    roles.tenant_role(t),
+                    Some(TenantRole::Security | TenantRole::Developer)
+                )
+        }
+        ManageAction::ReadPolicy(None) => true,
+        ManageAction::ReadPolicy(Some(t)) | ManageAction::ReadGate(t) => {
+            admin || auditor || roles.tenant_role(t).is_some()
+        }
+        ManageAction::SetPolicy(None) => admin,
+        ManageAction::SetPolicy(Some(t)) | ManageAction::ApproveException(t) => {
+            admin || roles.tenant_role(t) == Some(TenantRole::Security)
+        }
+        ManageAction::RequestException(t) => {
+            admin
                 || matches!(
                     roles.tenant_role(t),
                     Some(TenantRole::Security | TenantRole::Developer)

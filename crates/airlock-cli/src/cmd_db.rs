@@ -69,6 +69,42 @@ pub fn default_db_path() -> PathBuf {
     data_dir.join("vulndb").join("osv.db")
 }
 
+/// After new vulnerability data: when the database is a data directory's
+/// own (`<data-dir>/vulndb/osv.db` next to `registry.db`), queues a
+/// re-evaluation of every promoted image there. The server's workers match
+/// the stored inventories again; nothing is downloaded or scanned again.
+fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
+    let Some(data_dir) = db_path
+        .parent()
+        .filter(|dir| dir.file_name().is_some_and(|n| n == "vulndb"))
+        .and_then(Path::parent)
+    else {
+        return Ok(());
+    };
+    if !data_dir.join("registry.db").exists() {
+        return Ok(());
+    }
+    let common = crate::config::CommonArgs {
+        config: None,
+        data_dir: Some(data_dir.to_path_buf()),
+        log_format: None,
+        log_level: None,
+    };
+    let config = crate::config::Config::load(&common, None)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let queued = runtime.block_on(async {
+        let database = crate::cmd_serve::open_database(&config).await?;
+        let gate = crate::cmd_serve::open_gate(&config, database)?;
+        gate.reevaluate_all(None)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot queue re-evaluations: {e}"))
+    })?;
+    if queued > 0 {
+        println!("queued a re-evaluation of {queued} promoted images");
+    }
+    Ok(())
+}
+
 /// Runs `airlock db`.
 pub fn run(command: DbCommand) -> anyhow::Result<u8> {
     match command {
@@ -86,6 +122,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
             };
             let report = airlock_vulndb::update(&path, &options)?;
             print_report(&report, &path, started);
+            reevaluate_promoted(&path)?;
             Ok(0)
         }
         DbCommand::Import { paths, db } => {
@@ -93,6 +130,7 @@ pub fn run(command: DbCommand) -> anyhow::Result<u8> {
             let started = Instant::now();
             let report = airlock_vulndb::import(&path, &paths)?;
             print_report(&report, &path, started);
+            reevaluate_promoted(&path)?;
             Ok(0)
         }
         DbCommand::Export { file, db } => {

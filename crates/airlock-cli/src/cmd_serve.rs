@@ -8,6 +8,7 @@ use airlock_accounts::Accounts;
 use airlock_audit::SyslogForwarder;
 use airlock_auth::{LoginThrottle, TokenKeys, TokenService};
 use airlock_db_sqlite::SqliteMetadataStore;
+use airlock_gate::{Gate, GateConfig};
 use airlock_registry::{Registry, RegistryConfig};
 use airlock_store::{AuditFilter, AuditStore};
 use airlock_store_fs::FsBlobStore;
@@ -56,6 +57,70 @@ pub fn open_accounts(
     )))
 }
 
+/// Builds the gate over the database: scans run as `airlock scan-job`
+/// children with the configured limits, matching uses the OSV database in
+/// the data directory.
+pub fn open_gate(config: &Config, database: Arc<SqliteMetadataStore>) -> anyhow::Result<Arc<Gate>> {
+    let limits = crate::scan_runner::ScanJobLimits {
+        max_memory_bytes: config.scan_max_memory,
+        wall_time: config.scan_timeout,
+        ..crate::scan_runner::ScanJobLimits::default()
+    };
+    let runner = crate::scan_runner::ChildScanRunner::new(
+        config.data_dir.join("storage"),
+        Some(config.data_dir.join("scan-cache")),
+        limits,
+    )
+    .context("cannot find the airlock executable for scan jobs")?;
+    let matcher =
+        crate::vuln_matcher::VulnDbMatcher::new(config.data_dir.join("vulndb").join("osv.db"));
+    Ok(Arc::new(Gate::new(
+        database,
+        Arc::new(runner),
+        Arc::new(matcher),
+        GateConfig::default(),
+    )))
+}
+
+/// Starts `count` scan workers and the reconciliation loop; they stop when
+/// `stop` is cancelled.
+pub fn start_gate_workers(
+    gate: &Arc<Gate>,
+    count: usize,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "airlock".into());
+    let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..count)
+        .map(|i| {
+            let name = format!("{host}-{}-{i}", std::process::id());
+            let stop = stop.clone();
+            tokio::spawn(
+                gate.clone()
+                    .run_worker(name, async move { stop.cancelled().await }),
+            )
+        })
+        .collect();
+    let reconciler = gate.clone();
+    let stop = stop.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => return,
+            }
+            match reconciler.reconcile().await {
+                Ok(0) => {}
+                Ok(moved) => tracing::info!(images = moved, "gate reconciliation moved images on"),
+                Err(e) => tracing::warn!(error = %e, "gate reconciliation failed"),
+            }
+        }
+    }));
+    tasks
+}
+
 /// Opens the stores under the data directory and builds the registry service.
 pub async fn open_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
     let database = open_database(config).await?;
@@ -79,7 +144,7 @@ async fn registry_over(
     )))
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler can be installed");
@@ -114,6 +179,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              airlock: it is shown only this once; change it with `airlock user passwd admin`"
         );
     }
+    let gate = open_gate(&config, database.clone())?;
+    registry.observe_pushes(gate.clone());
+    accounts.set_gate_trigger(Arc::new(crate::cmd_gate::GateReevaluation(gate.clone())));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let workers = start_gate_workers(&gate, config.scan_workers, &stop);
     let forwarding = config.audit_syslog.clone().map(|target| {
         tokio::spawn(forward_audit(
             database.clone(),
@@ -145,6 +215,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await
     .context("the server failed")?;
     expiry.abort();
+    stop.cancel();
+    for worker in workers {
+        let _ = worker.await;
+    }
     if let Some(forwarding) = forwarding {
         forwarding.abort();
     }

@@ -49,6 +49,15 @@ pub struct ServerArgs {
     /// Forward audit records to syslog (RFC 5424), e.g. `udp://127.0.0.1:514` or `tcp://siem:601`.
     #[arg(long, env = "AIRLOCK_AUDIT_SYSLOG")]
     pub audit_syslog: Option<String>,
+    /// Scan workers run by this process [default: the number of cores; 0 runs none].
+    #[arg(long, env = "AIRLOCK_SCAN_WORKERS")]
+    pub scan_workers: Option<usize>,
+    /// Wall-time limit of one scan job, e.g. `10m` [default: 10m].
+    #[arg(long, env = "AIRLOCK_SCAN_TIMEOUT")]
+    pub scan_timeout: Option<String>,
+    /// Address-space limit of one scan job in bytes [default: 2147483648].
+    #[arg(long, env = "AIRLOCK_SCAN_MAX_MEMORY")]
+    pub scan_max_memory: Option<u64>,
 }
 
 /// The configuration file, as written.
@@ -64,6 +73,9 @@ struct RawConfig {
     external_url: Option<String>,
     token_ttl: Option<String>,
     audit_syslog: Option<String>,
+    scan_workers: Option<usize>,
+    scan_timeout: Option<String>,
+    scan_max_memory: Option<u64>,
 }
 
 /// How logs are written.
@@ -87,6 +99,9 @@ pub struct Config {
     pub external_url: Option<String>,
     pub token_ttl: Duration,
     pub audit_syslog: Option<airlock_audit::syslog::SyslogTarget>,
+    pub scan_workers: usize,
+    pub scan_timeout: Duration,
+    pub scan_max_memory: u64,
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
@@ -193,7 +208,31 @@ impl Config {
                     .map_err(|e| anyhow::anyhow!("invalid audit_syslog: {e}"))
             })
             .transpose()?;
+        let scan_workers = server
+            .and_then(|s| s.scan_workers)
+            .or(file.scan_workers)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let scan_timeout = match server
+            .and_then(|s| s.scan_timeout.clone())
+            .or(file.scan_timeout)
+        {
+            Some(text) => parse_duration(&text).context("invalid scan_timeout")?,
+            None => Duration::from_secs(600),
+        };
+        if scan_timeout.is_zero() {
+            bail!("scan_timeout must be greater than zero");
+        }
+        let scan_max_memory = server
+            .and_then(|s| s.scan_max_memory)
+            .or(file.scan_max_memory)
+            .unwrap_or(2 << 30);
+        if scan_max_memory < 64 << 20 {
+            bail!("scan_max_memory must be at least 67108864 (64 MiB)");
+        }
         Ok(Config {
+            scan_workers,
+            scan_timeout,
+            scan_max_memory,
             external_url,
             token_ttl,
             audit_syslog,
@@ -240,6 +279,9 @@ mod tests {
             external_url: None,
             token_ttl: None,
             audit_syslog: None,
+            scan_workers: None,
+            scan_timeout: None,
+            scan_max_memory: None,
         }
     }
 

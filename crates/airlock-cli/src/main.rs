@@ -6,14 +6,20 @@
 
 mod cmd_audit;
 mod cmd_db;
+mod cmd_gate;
 mod cmd_gc;
 mod cmd_robot;
 mod cmd_scan;
+mod cmd_scan_job;
 mod cmd_serve;
 mod cmd_tenant;
 mod cmd_user;
+mod cmd_wait;
+mod cmd_worker;
 mod config;
 mod local;
+mod scan_runner;
+mod vuln_matcher;
 
 use clap::{Parser, Subcommand};
 
@@ -33,9 +39,14 @@ enum Command {
     Gc(cmd_gc::GcArgs),
     /// Scan an image and print its package inventory and vulnerabilities.
     Scan(cmd_scan::ScanArgs),
+    /// Run one isolated scan job (started by the server; JSON on stdin and stdout).
+    #[command(hide = true)]
+    ScanJob(cmd_scan_job::ScanJobArgs),
     /// Manage the vulnerability database.
     #[command(subcommand)]
     Db(cmd_db::DbCommand),
+    /// Run scan workers only, against the same data directory as `serve`.
+    Worker(cmd_worker::WorkerArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(cmd_tenant::TenantCommand),
@@ -48,6 +59,14 @@ enum Command {
     /// Export and verify the audit log.
     #[command(subcommand)]
     Audit(cmd_audit::AuditCommand),
+    /// Set and show the gate's policies.
+    #[command(subcommand)]
+    Policy(cmd_gate::PolicyCommand),
+    /// Request, approve, list and revoke policy exceptions.
+    #[command(subcommand)]
+    Exception(cmd_gate::ExceptionCommand),
+    /// Wait until the gate decides on a pushed image (exit 0 promoted, 1 rejected, 2 otherwise).
+    Wait(cmd_wait::WaitArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,11 +75,16 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cmd_serve::run(args),
         Command::Gc(args) => cmd_gc::run(args),
         Command::Scan(args) => cmd_scan::run(args),
+        Command::ScanJob(args) => cmd_scan_job::run(args),
         Command::Db(command) => cmd_db::run(command),
         Command::Tenant(command) => cmd_tenant::run(command),
+        Command::Worker(args) => cmd_worker::run(args),
         Command::User(command) => cmd_user::run(command),
         Command::Robot(command) => cmd_robot::run(command),
         Command::Audit(command) => cmd_audit::run(command),
+        Command::Policy(command) => cmd_gate::run_policy(command),
+        Command::Exception(command) => cmd_gate::run_exception(command),
+        Command::Wait(args) => cmd_wait::run(args),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

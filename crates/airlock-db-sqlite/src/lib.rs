@@ -7,6 +7,7 @@
 //! beside a live server on the same data directory.
 
 mod audit;
+mod gate;
 mod identity;
 
 use std::path::Path;
@@ -674,6 +675,15 @@ mod tests {
             .unwrap();
         airlock_store::testsuite::identity_store(&store).await;
         airlock_store::testsuite::audit_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_gate_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        airlock_store::testsuite::gate_store(&store).await;
     }
 
     #[tokio::test]

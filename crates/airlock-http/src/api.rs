@@ -1,5 +1,6 @@
-//! The management API under `/api/v1`: tenants, users, grants, robots and
-//! the audit log, as JSON. Documented in `docs/openapi.yaml`, which is also
+//! The management API under `/api/v1`: tenants, users, grants, robots, the
+//! audit log, and the gate's policies, exceptions and image status, as JSON
+//! (policies are sent as YAML text). Documented in `docs/openapi.yaml`, which is also
 //! served at `/api/v1/openapi.yaml`.
 //!
 //! Handlers are thin: [`Authenticated`] turns a bearer token or basic
@@ -9,7 +10,7 @@
 
 use std::time::Duration;
 
-use airlock_accounts::{AccountsError, Operator};
+use airlock_accounts::{AccountsError, ExceptionRequest, ImageFilter, Operator};
 use airlock_audit::{ExportFormat, ExportWriter, RequestContext};
 use airlock_auth::{GlobalRole, TenantRole};
 use airlock_store::AuditFilter;
@@ -54,6 +55,28 @@ pub(crate) fn routes() -> Router<AppState> {
             delete(revoke_global_role),
         )
         .route("/audit", get(export_audit))
+        .route(
+            "/policies/global",
+            get(global_policy).put(set_global_policy),
+        )
+        .route(
+            "/tenants/{tenant}/policy",
+            get(tenant_policy).put(set_tenant_policy),
+        )
+        .route(
+            "/tenants/{tenant}/exceptions",
+            get(list_exceptions).post(request_exception),
+        )
+        .route(
+            "/tenants/{tenant}/exceptions/{id}",
+            delete(revoke_exception),
+        )
+        .route(
+            "/tenants/{tenant}/exceptions/{id}/approve",
+            post(approve_exception),
+        )
+        .route("/tenants/{tenant}/images", get(list_images))
+        .route("/tenants/{tenant}/images/{digest}", get(image_status))
 }
 
 /// An authenticated API caller.
@@ -417,4 +440,205 @@ async fn export_audit(
         ExportFormat::Csv => "text/csv",
     };
     Ok(([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
+}
+
+// ----- policies -----
+
+/// The policy, or `404` when none was set (then another one applies).
+fn policy_or_missing(policy: Option<airlock_accounts::PolicyView>, what: &str) -> Response {
+    match policy {
+        Some(policy) => Json(policy).into_response(),
+        None => fail(AccountsError::NotFound(what.to_owned())),
+    }
+}
+
+async fn global_policy(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> ApiResult<Response> {
+    let policy = state
+        .accounts
+        .policy(&caller.operator, None)
+        .await
+        .map_err(fail)?;
+    Ok(policy_or_missing(
+        policy,
+        "global policy (the built-in default applies)",
+    ))
+}
+
+/// The body is the policy's YAML text (`application/yaml` or `text/plain`).
+async fn set_global_policy(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    document: String,
+) -> ApiResult<Response> {
+    let policy = state
+        .accounts
+        .set_policy(&caller.operator, &caller.request, None, &document)
+        .await
+        .map_err(fail)?;
+    Ok(Json(policy).into_response())
+}
+
+async fn tenant_policy(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(tenant): Path<String>,
+) -> ApiResult<Response> {
+    let policy = state
+        .accounts
+        .policy(&caller.operator, Some(&tenant))
+        .await
+        .map_err(fail)?;
+    Ok(policy_or_missing(
+        policy,
+        &format!("policy of tenant {tenant} (the global policy applies)"),
+    ))
+}
+
+async fn set_tenant_policy(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(tenant): Path<String>,
+    document: String,
+) -> ApiResult<Response> {
+    let policy = state
+        .accounts
+        .set_policy(&caller.operator, &caller.request, Some(&tenant), &document)
+        .await
+        .map_err(fail)?;
+    Ok(Json(policy).into_response())
+}
+
+// ----- exceptions -----
+
+#[derive(Deserialize)]
+struct NewException {
+    vulnerability: String,
+    package: Option<String>,
+    repository: Option<String>,
+    digest: Option<String>,
+    reason: String,
+    /// Seconds until it expires (required).
+    expires_in_seconds: u64,
+}
+
+async fn list_exceptions(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let exceptions = state
+        .accounts
+        .exceptions(&caller.operator, &tenant)
+        .await
+        .map_err(fail)?;
+    Ok(Json(serde_json::json!({ "exceptions": exceptions })))
+}
+
+async fn request_exception(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(tenant): Path<String>,
+    Json(body): Json<NewException>,
+) -> ApiResult<Response> {
+    let exception = state
+        .accounts
+        .request_exception(
+            &caller.operator,
+            &caller.request,
+            &tenant,
+            ExceptionRequest {
+                vulnerability: body.vulnerability,
+                package: body.package,
+                repository: body.repository,
+                digest: body.digest,
+                reason: body.reason,
+                expires_in: Duration::from_secs(body.expires_in_seconds),
+            },
+        )
+        .await
+        .map_err(fail)?;
+    Ok((StatusCode::CREATED, Json(exception)).into_response())
+}
+
+async fn approve_exception(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let exception = state
+        .accounts
+        .approve_exception(&caller.operator, &caller.request, Some(&tenant), &id)
+        .await
+        .map_err(fail)?;
+    Ok(Json(exception).into_response())
+}
+
+async fn revoke_exception(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((tenant, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    state
+        .accounts
+        .revoke_exception(&caller.operator, &caller.request, Some(&tenant), &id)
+        .await
+        .map_err(fail)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ----- images -----
+
+#[derive(Deserialize)]
+struct ImagesQuery {
+    state: Option<String>,
+    repository: Option<String>,
+    tag: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct ImageQuery {
+    repository: Option<String>,
+}
+
+async fn list_images(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path(tenant): Path<String>,
+    Query(query): Query<ImagesQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let filter = ImageFilter {
+        state: query.state,
+        repository: query.repository,
+        tag: query.tag,
+        limit: query.limit,
+    };
+    let images = state
+        .accounts
+        .images(&caller.operator, &tenant, &filter)
+        .await
+        .map_err(fail)?;
+    Ok(Json(serde_json::json!({ "images": images })))
+}
+
+async fn image_status(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    Path((tenant, digest)): Path<(String, String)>,
+    Query(query): Query<ImageQuery>,
+) -> ApiResult<Response> {
+    let status = state
+        .accounts
+        .image_status(
+            &caller.operator,
+            &tenant,
+            &digest,
+            query.repository.as_deref(),
+        )
+        .await
+        .map_err(fail)?;
+    Ok(Json(status).into_response())
 }

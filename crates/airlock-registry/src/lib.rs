@@ -18,11 +18,12 @@
 pub mod access;
 mod error;
 mod gc;
+mod pull_audit;
 mod service;
 mod upload;
 
 pub use access::{Caller, Need};
 pub use error::RegistryError;
 pub use gc::{GcOptions, GcReport};
-pub use service::{ManifestPut, Registry, RegistryConfig};
+pub use service::{ManifestPut, PushObserver, PushedManifest, Registry, RegistryConfig};
 pub use upload::UploadState;

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use crate::RegistryError;
 use crate::access::{self, Caller, Need};
+use crate::pull_audit::PullAuditor;
 use crate::upload::{RunningHash, Sessions, UploadState, hashing, rehash};
 
 /// Layer media types that are never pushed to a registry, so their presence
@@ -53,6 +54,30 @@ pub struct ManifestPut {
     pub subject: Option<Digest>,
 }
 
+/// A manifest that was just stored, for whoever acts on pushes (the gate).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedManifest {
+    /// The repository.
+    pub repository: RepoName,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// The tag it was pushed under, if any.
+    pub tag: Option<airlock_oci::Tag>,
+    /// Its `subject`, if it is a referrer.
+    pub subject: Option<Digest>,
+}
+
+/// Told about every stored manifest, after its transaction committed.
+/// Observers must not fail the push: whatever they miss is found again by
+/// their own reconciliation.
+#[async_trait::async_trait]
+pub trait PushObserver: Send + Sync + std::fmt::Debug {
+    /// A manifest was stored.
+    async fn manifest_pushed(&self, pushed: PushedManifest);
+}
+
 /// The OCI registry use cases over a metadata store and a blob store.
 #[derive(Debug)]
 pub struct Registry {
@@ -60,6 +85,8 @@ pub struct Registry {
     pub(crate) blobs: Arc<dyn BlobStore>,
     pub(crate) config: RegistryConfig,
     pub(crate) sessions: Sessions,
+    observer: std::sync::OnceLock<Arc<dyn PushObserver>>,
+    pull_auditor: std::sync::OnceLock<PullAuditor>,
 }
 
 impl Registry {
@@ -74,7 +101,15 @@ impl Registry {
             blobs,
             config,
             sessions: Sessions::default(),
+            observer: std::sync::OnceLock::new(),
+            pull_auditor: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Sets the one observer told about every stored manifest (the gate).
+    /// A second call is ignored.
+    pub fn observe_pushes(&self, observer: Arc<dyn PushObserver>) {
+        let _ = self.observer.set(observer);
     }
 
     /// The configuration in force.
@@ -532,6 +567,17 @@ impl Registry {
             }
             return Err(error);
         }
+        if let Some(observer) = self.observer.get() {
+            observer
+                .manifest_pushed(PushedManifest {
+                    repository: repository.clone(),
+                    digest: digest.clone(),
+                    media_type: manifest.media_type.clone(),
+                    tag: tag.cloned(),
+                    subject: manifest.subject.clone(),
+                })
+                .await;
+        }
         Ok(ManifestPut {
             digest,
             subject: manifest.subject,
@@ -569,7 +615,10 @@ impl Registry {
             format!("{repository}@{digest}"),
         )
         .details(serde_json::json!({ "reference": reference.to_string() }));
-        self.meta.append_audit(&[event]).await?;
+        self.pull_auditor
+            .get_or_init(|| PullAuditor::start(self.meta.clone()))
+            .record(event)
+            .await?;
         Ok(())
     }
 

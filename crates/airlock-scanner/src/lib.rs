@@ -42,4 +42,5 @@ pub use scan::{
     scan_with_stats,
 };
 pub use source::registry::{Credentials, RegistryOptions};
+pub use source::store::StoreSource;
 pub use target::{PlatformFilter, Target};

@@ -21,6 +21,7 @@
 mod audit;
 mod blob;
 mod error;
+mod gate;
 mod identity;
 mod metadata;
 #[cfg(feature = "testsuite")]
@@ -29,14 +30,18 @@ pub mod testsuite;
 pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobStore, ByteStream, StoredBlob};
 pub use error::StoreError;
+pub use gate::{
+    ExceptionRecord, GateStore, HistoryEntry, ImageRecord, ImageState, Job, JobKind, JobOutcome,
+    Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, Transition,
+};
 pub use identity::{IdentityStore, RobotRecord, TenantRecord, UserRecord};
 
-/// The whole metadata database: registry state, identities and the audit
-/// log live in one database so a change and its audit record share a
-/// transaction.
-pub trait Database: MetadataStore + IdentityStore + AuditStore {}
+/// The whole metadata database: registry state, identities, the gate's
+/// state and the audit log live in one database so a change and its audit
+/// record share a transaction.
+pub trait Database: MetadataStore + IdentityStore + AuditStore + GateStore {}
 
-impl<T: MetadataStore + IdentityStore + AuditStore> Database for T {}
+impl<T: MetadataStore + IdentityStore + AuditStore + GateStore> Database for T {}
 pub use metadata::{
     BlobRef, GcCandidate, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
     UploadSession,

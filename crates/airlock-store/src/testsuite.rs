@@ -12,8 +12,9 @@ use futures::{StreamExt, stream};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AuditFilter, AuditStore, BlobStore, ByteStream, IdentityStore, MetadataStore, NewManifest,
-    PutManifestError, RobotRecord, StoreError, UploadSession,
+    AuditFilter, AuditStore, BlobStore, ByteStream, ExceptionRecord, GateStore, IdentityStore,
+    ImageState, JobKind, JobOutcome, Lane, MetadataStore, NewJob, NewManifest, OutboxEvent,
+    PolicyRef, PushedImage, PutManifestError, RobotRecord, StoreError, Transition, UploadSession,
 };
 
 fn bytes_stream(chunks: &[&[u8]]) -> ByteStream {
@@ -777,5 +778,806 @@ pub async fn audit_store<S: MetadataStore + AuditStore>(store: &S) {
             .unwrap()
     );
     assert_eq!(all_records(store).await.len(), before + 2);
+    airlock_audit::verify(all_records(store).await).expect("chain verifies");
+}
+
+fn gate_audit(action: &str, target: &str) -> AuditEvent {
+    AuditEvent::new(Actor::system("gate"), action, target).tenant("acme")
+}
+
+fn gate_outbox(event_type: &str, subject: &str) -> OutboxEvent {
+    OutboxEvent::new(
+        event_type,
+        Some("acme".into()),
+        subject,
+        serde_json::json!({ "type": event_type }),
+    )
+}
+
+async fn undelivered<S: GateStore>(store: &S) -> Vec<String> {
+    store
+        .outbox(usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+fn pushed(tenant_id: &str, repository: &RepoName, digest: &Digest) -> PushedImage {
+    PushedImage {
+        tenant: tenant(tenant_id),
+        repository: repository.clone(),
+        digest: digest.clone(),
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+    }
+}
+
+fn new_job(tenant_id: &str, image_id: i64, lane: Lane, run_after: OffsetDateTime) -> NewJob {
+    NewJob {
+        kind: if lane == Lane::Push {
+            JobKind::Scan
+        } else {
+            JobKind::Reevaluate
+        },
+        lane,
+        tenant: tenant(tenant_id),
+        image_id,
+        run_after,
+        max_attempts: 3,
+    }
+}
+
+/// Records an image for job tests (no manifest needed).
+async fn job_image<S: GateStore>(store: &S, tenant_id: &str, name: &str) -> i64 {
+    let repository = repo(&format!("unscanned/{tenant_id}/jobs"));
+    let (image, _) = store
+        .record_push(
+            &pushed(tenant_id, &repository, &digest_of(name.as_bytes())),
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    image.id
+}
+
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The gate's state: images and their transitions, promotion, the job
+/// queue's leases, priorities and fairness, policies, exceptions and the
+/// outbox. Every change writes its audit records and outbox events in the
+/// same transaction, and a refused change writes nothing.
+pub async fn gate_store<S: MetadataStore + GateStore + AuditStore>(store: &S) {
+    let acme = tenant("acme");
+    let now = OffsetDateTime::now_utc();
+    let source = repo("unscanned/acme/app");
+    let target = repo("scanned/acme/app");
+    let mut published: Vec<String> = Vec::new();
+
+    // Content: an index of two platform images, a signature of the index,
+    // and an unrelated image in the same repository.
+    let layer = digest_of(b"gate-layer");
+    let config = digest_of(b"gate-config");
+    let signature_blob = digest_of(b"gate-signature-blob");
+    commit(store, &source, &layer, 10).await;
+    commit(store, &source, &config, 11).await;
+    commit(store, &source, &signature_blob, 12).await;
+    let amd64 = manifest(
+        "gate-amd64",
+        vec![config.clone(), layer.clone()],
+        vec![],
+        None,
+    );
+    let arm64 = manifest("gate-arm64", vec![config.clone()], vec![], None);
+    let index = manifest(
+        "gate-index",
+        vec![],
+        vec![amd64.digest.clone(), arm64.digest.clone()],
+        None,
+    );
+    let signature = manifest(
+        "gate-signature",
+        vec![signature_blob.clone()],
+        vec![],
+        Some(index.digest.clone()),
+    );
+    let unrelated = manifest("gate-unrelated", vec![layer.clone()], vec![], None);
+    for (m, tag) in [
+        (&amd64, None),
+        (&arm64, None),
+        (&index, Some("v1")),
+        (&index, Some("latest")),
+        (&signature, None),
+        (&unrelated, Some("other")),
+    ] {
+        let tag: Option<Tag> = tag.map(|t| t.parse().unwrap());
+        store
+            .put_manifest(&source, m, tag.as_ref(), &event())
+            .await
+            .unwrap();
+    }
+    let elsewhere = repo("library/gate");
+    commit(store, &elsewhere, &config, 11).await;
+    let outside = manifest("gate-outside", vec![config.clone()], vec![], None);
+    store
+        .put_manifest(&elsewhere, &outside, None, &event())
+        .await
+        .unwrap();
+
+    // Every manifest in `unscanned/` is unrecorded except referrers (they
+    // follow their subject); nothing outside `unscanned/` is.
+    let unrecorded = store.unrecorded_pushes(100).await.unwrap();
+    let mut digests: Vec<Digest> = unrecorded.iter().map(|p| p.digest.clone()).collect();
+    digests.sort();
+    let mut expected = vec![
+        amd64.digest.clone(),
+        arm64.digest.clone(),
+        index.digest.clone(),
+        unrelated.digest.clone(),
+    ];
+    expected.sort();
+    assert_eq!(digests, expected);
+    assert!(
+        unrecorded
+            .iter()
+            .all(|p| p.tenant == acme && p.repository == source)
+    );
+    assert_eq!(store.unrecorded_pushes(2).await.unwrap().len(), 2);
+    assert!(store.is_index_child(&source, &amd64.digest).await.unwrap());
+    assert!(!store.is_index_child(&source, &index.digest).await.unwrap());
+    assert!(
+        !store
+            .is_index_child(&source, &unrelated.digest)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .is_index_child(&elsewhere, &amd64.digest)
+            .await
+            .unwrap()
+    );
+
+    // record_push is idempotent: the second call returns the same image
+    // and writes no audit record or event.
+    let audit_before = all_records(store).await.len();
+    let outbox_before = undelivered(store).await.len();
+    let push = PushedImage {
+        media_type: "application/vnd.oci.image.index.v1+json".into(),
+        ..pushed("acme", &source, &index.digest)
+    };
+    let pushed_event = gate_outbox("airlock.image.pushed", "unscanned/acme/app");
+    let (image, created) = store
+        .record_push(
+            &push,
+            &[gate_audit("image.push", "unscanned/acme/app")],
+            std::slice::from_ref(&pushed_event),
+        )
+        .await
+        .unwrap();
+    published.push(pushed_event.id);
+    assert!(created);
+    assert_eq!(image.state, ImageState::Received);
+    assert_eq!(image.digest, index.digest);
+    assert_eq!(image.media_type, push.media_type);
+    assert_eq!((image.attempts, image.verdict.clone()), (0, None));
+    let (again, created) = store
+        .record_push(
+            &push,
+            &[gate_audit("image.push", "unscanned/acme/app")],
+            &[gate_outbox("airlock.image.pushed", "unscanned/acme/app")],
+        )
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(again, image);
+    assert_eq!(all_records(store).await.len(), audit_before + 1);
+    assert_eq!(undelivered(store).await.len(), outbox_before + 1);
+    assert_eq!(store.image(image.id).await.unwrap(), Some(image.clone()));
+    assert_eq!(store.image(image.id + 1000).await.unwrap(), None);
+    assert_eq!(
+        store.images_by_digest(&acme, &index.digest).await.unwrap(),
+        std::slice::from_ref(&image)
+    );
+    assert!(
+        store
+            .images_by_digest(&tenant("beta"), &index.digest)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .unrecorded_pushes(100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.digest == index.digest),
+        "a recorded push is no longer unrecorded"
+    );
+
+    // A transition from the wrong state is refused and writes nothing.
+    let audit_before = all_records(store).await.len();
+    let outbox_before = undelivered(store).await;
+    let stale = Transition {
+        audit: vec![gate_audit("image.scan", "x")],
+        outbox: vec![gate_outbox("airlock.scan.started", "x")],
+        enqueue: Some(new_job("acme", image.id, Lane::Push, now)),
+        ..Transition::new(image.id, ImageState::Queued, ImageState::Scanning)
+    };
+    assert!(matches!(
+        store.transition(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(all_records(store).await.len(), audit_before);
+    assert_eq!(undelivered(store).await, outbox_before);
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+    assert_eq!(store.history(image.id).await.unwrap().len(), 1);
+    assert_eq!(
+        store.image(image.id).await.unwrap().unwrap().state,
+        ImageState::Received
+    );
+
+    // Queue it: the transition enqueues the scan job.
+    let queued_event = gate_outbox("airlock.scan.queued", "unscanned/acme/app");
+    let queued = store
+        .transition(&Transition {
+            detail: serde_json::json!({ "step": "queued" }),
+            audit: vec![gate_audit("image.queue", "unscanned/acme/app")],
+            outbox: vec![queued_event.clone()],
+            enqueue: Some(new_job("acme", image.id, Lane::Push, now)),
+            ..Transition::new(image.id, ImageState::Received, ImageState::Queued)
+        })
+        .await
+        .unwrap();
+    published.push(queued_event.id);
+    assert_eq!(queued.state, ImageState::Queued);
+    assert_eq!(all_records(store).await.len(), audit_before + 1);
+    assert_eq!(store.pending_jobs().await.unwrap(), 1);
+
+    // Lease it; a second worker finds nothing while the lease is held.
+    let job = store.lease_job("w1", LEASE, now).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            job.image_id,
+            job.kind,
+            job.lane,
+            job.attempts,
+            job.max_attempts
+        ),
+        (image.id, JobKind::Scan, Lane::Push, 1, 3)
+    );
+    assert_eq!(job.worker, "w1");
+    assert_eq!(store.lease_job("w2", LEASE, now).await.unwrap(), None);
+    store
+        .heartbeat(job.id, "w1", now + Duration::seconds(90))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .heartbeat(job.id, "w2", now + Duration::seconds(90))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .transition(&Transition::new(
+            image.id,
+            ImageState::Queued,
+            ImageState::Scanning,
+        ))
+        .await
+        .unwrap();
+
+    // The lease runs out; w2 takes the job over and w1 has lost it.
+    let later = now + Duration::seconds(120);
+    assert_eq!(
+        store
+            .lease_job("w2", LEASE, now + Duration::seconds(60))
+            .await
+            .unwrap(),
+        None,
+        "the heartbeat extended the lease"
+    );
+    let taken = store.lease_job("w2", LEASE, later).await.unwrap().unwrap();
+    assert_eq!(
+        (taken.id, taken.attempts, taken.worker.as_str()),
+        (job.id, 2, "w2")
+    );
+    let policy = PolicyRef {
+        tenant: Some("acme".into()),
+        version: 2,
+    };
+    let passed = Transition {
+        verdict: Some(serde_json::json!({ "pass": true })),
+        policy: Some(policy.clone()),
+        attempts: Some(1),
+        audit: vec![gate_audit("image.pass", "unscanned/acme/app")],
+        finish: Some((job.id, "w1".into(), JobOutcome::Done)),
+        ..Transition::new(image.id, ImageState::Scanning, ImageState::Passed)
+    };
+    let audit_before = all_records(store).await.len();
+    assert!(matches!(
+        store.transition(&passed).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .heartbeat(job.id, "w1", later + Duration::seconds(60))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .finish_job(job.id, "w1", &JobOutcome::Done, &[], &[])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(all_records(store).await.len(), audit_before);
+    assert_eq!(
+        store.image(image.id).await.unwrap().unwrap().state,
+        ImageState::Scanning
+    );
+    let passed = store
+        .transition(&Transition {
+            finish: Some((job.id, "w2".into(), JobOutcome::Done)),
+            ..passed
+        })
+        .await
+        .unwrap();
+    assert_eq!(passed.state, ImageState::Passed);
+    assert_eq!(passed.verdict, Some(serde_json::json!({ "pass": true })));
+    assert_eq!(passed.policy, Some(policy));
+    assert_eq!(passed.attempts, 1);
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+    assert!(matches!(
+        store
+            .finish_job(job.id, "w2", &JobOutcome::Done, &[], &[])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    // A promotion from the wrong state copies nothing.
+    assert!(matches!(
+        store
+            .promote(
+                &target,
+                &Transition::new(image.id, ImageState::Scanning, ImageState::Promoted)
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .manifest(&target, &Reference::Digest(index.digest.clone()))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.repository_exists(&target).await.unwrap());
+
+    // Promotion copies the index, its children, the signature, their blob
+    // links and the index's tags, and nothing else.
+    let promoted_event = gate_outbox("airlock.image.promoted", "scanned/acme/app");
+    let promoted = store
+        .promote(
+            &target,
+            &Transition {
+                audit: vec![gate_audit("image.promote", "scanned/acme/app")],
+                outbox: vec![promoted_event.clone()],
+                ..Transition::new(image.id, ImageState::Passed, ImageState::Promoted)
+            },
+        )
+        .await
+        .unwrap();
+    published.push(promoted_event.id);
+    assert_eq!(promoted.state, ImageState::Promoted);
+    for m in [&index, &amd64, &arm64, &signature] {
+        let copied = store
+            .manifest(&target, &Reference::Digest(m.digest.clone()))
+            .await
+            .unwrap()
+            .expect("promoted manifest");
+        assert_eq!(copied.content, m.content);
+    }
+    assert_eq!(
+        store
+            .manifest(&target, &Reference::Digest(unrelated.digest.clone()))
+            .await
+            .unwrap(),
+        None
+    );
+    for (blob, size) in [(&layer, 10), (&config, 11), (&signature_blob, 12)] {
+        assert_eq!(
+            store.blob(&target, blob).await.unwrap().map(|b| b.size),
+            Some(size)
+        );
+    }
+    assert_eq!(
+        store.tags(&target, None, None).await.unwrap().unwrap(),
+        ["latest", "v1"]
+    );
+    let referrers = store.referrers(&target, &index.digest).await.unwrap();
+    assert_eq!(referrers.len(), 1);
+    assert_eq!(referrers[0].digest, signature.digest);
+    assert!(
+        store
+            .manifest(&source, &Reference::Digest(index.digest.clone()))
+            .await
+            .unwrap()
+            .is_some(),
+        "the source keeps its copy"
+    );
+
+    // History, oldest first.
+    let history = store.history(image.id).await.unwrap();
+    let steps: Vec<(Option<ImageState>, ImageState)> =
+        history.iter().map(|h| (h.from, h.to)).collect();
+    assert_eq!(
+        steps,
+        [
+            (None, ImageState::Received),
+            (Some(ImageState::Received), ImageState::Queued),
+            (Some(ImageState::Queued), ImageState::Scanning),
+            (Some(ImageState::Scanning), ImageState::Passed),
+            (Some(ImageState::Passed), ImageState::Promoted),
+        ]
+    );
+    assert_eq!(history[1].detail, serde_json::json!({ "step": "queued" }));
+    assert!(history.windows(2).all(|w| w[0].at <= w[1].at));
+    assert_eq!(
+        store
+            .images(Some(&acme), Some(ImageState::Promoted), 10)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&promoted)
+    );
+    assert!(
+        store
+            .images(Some(&tenant("beta")), None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // The push lane goes before the background lane.
+    let t0 = now + Duration::hours(1);
+    let background_image = job_image(store, "acme", "background").await;
+    let push_image = job_image(store, "acme", "push").await;
+    let background = store
+        .enqueue(&new_job("acme", background_image, Lane::Background, now))
+        .await
+        .unwrap();
+    let push_job = store
+        .enqueue(&new_job("acme", push_image, Lane::Push, now))
+        .await
+        .unwrap();
+    assert_eq!(store.pending_jobs().await.unwrap(), 2);
+    let first = store.lease_job("w1", LEASE, t0).await.unwrap().unwrap();
+    let second = store.lease_job("w2", LEASE, t0).await.unwrap().unwrap();
+    assert_eq!((first.id, first.lane), (push_job, Lane::Push));
+    assert_eq!((second.id, second.kind), (background, JobKind::Reevaluate));
+    for j in [&first, &second] {
+        store
+            .finish_job(j.id, &j.worker, &JobOutcome::Done, &[], &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+
+    // Fairness: a tenant with one job is not starved by a tenant that
+    // queued five before it.
+    for i in 0..5 {
+        let id = job_image(store, "fair-a", &format!("fair-a-{i}")).await;
+        store
+            .enqueue(&new_job("fair-a", id, Lane::Push, now))
+            .await
+            .unwrap();
+    }
+    let id = job_image(store, "fair-b", "fair-b-0").await;
+    store
+        .enqueue(&new_job("fair-b", id, Lane::Push, now))
+        .await
+        .unwrap();
+    let mut served = Vec::new();
+    for i in 0..6 {
+        let at = t0 + Duration::seconds(10 + i);
+        let j = store.lease_job("w1", LEASE, at).await.unwrap().unwrap();
+        served.push(j.tenant.to_string());
+        store
+            .finish_job(j.id, "w1", &JobOutcome::Done, &[], &[])
+            .await
+            .unwrap();
+    }
+    let position = served.iter().position(|t| t == "fair-b").unwrap();
+    assert!(position <= 1, "fair-b served at {position}: {served:?}");
+    assert_eq!(store.lease_job("w1", LEASE, t0).await.unwrap(), None);
+
+    // Fewest jobs leased now beats served longest ago: `busy` holds a
+    // lease and was served before `idle`, yet `idle` goes first.
+    let ta = t0 + Duration::seconds(30);
+    for i in 0..2 {
+        let id = job_image(store, "busy", &format!("busy-{i}")).await;
+        store
+            .enqueue(&new_job("busy", id, Lane::Push, now))
+            .await
+            .unwrap();
+    }
+    let held = store.lease_job("w1", LEASE, ta).await.unwrap().unwrap();
+    assert_eq!(held.tenant.as_str(), "busy");
+    let id = job_image(store, "idle", "idle-0").await;
+    store
+        .enqueue(&new_job("idle", id, Lane::Push, now))
+        .await
+        .unwrap();
+    let tb = ta + Duration::seconds(1);
+    let j = store.lease_job("w2", LEASE, tb).await.unwrap().unwrap();
+    assert_eq!(j.tenant.as_str(), "idle");
+    store
+        .finish_job(j.id, "w2", &JobOutcome::Done, &[], &[])
+        .await
+        .unwrap();
+    let id = job_image(store, "idle", "idle-1").await;
+    store
+        .enqueue(&new_job("idle", id, Lane::Push, now))
+        .await
+        .unwrap();
+    let tc = tb + Duration::seconds(1);
+    let j = store.lease_job("w2", LEASE, tc).await.unwrap().unwrap();
+    assert_eq!(
+        j.tenant.as_str(),
+        "idle",
+        "the tenant without a lease goes first"
+    );
+    store
+        .finish_job(j.id, "w2", &JobOutcome::Done, &[], &[])
+        .await
+        .unwrap();
+    let j = store.lease_job("w2", LEASE, tc).await.unwrap().unwrap();
+    assert_eq!(j.tenant.as_str(), "busy");
+    for j in [&held, &j] {
+        store
+            .finish_job(j.id, &j.worker, &JobOutcome::Done, &[], &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+
+    // A retried job waits for its time.
+    let t1 = t0 + Duration::minutes(5);
+    let retry_image = job_image(store, "acme", "retry").await;
+    let retry = store
+        .enqueue(&new_job("acme", retry_image, Lane::Push, now))
+        .await
+        .unwrap();
+    let j = store.lease_job("w1", LEASE, t1).await.unwrap().unwrap();
+    assert_eq!(j.id, retry);
+    store
+        .finish_job(
+            retry,
+            "w1",
+            &JobOutcome::Retry {
+                run_after: t1 + Duration::hours(1),
+                error: "registry unreachable".into(),
+            },
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.pending_jobs().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .lease_job("w1", LEASE, t1 + Duration::minutes(30))
+            .await
+            .unwrap(),
+        None
+    );
+    let j = store
+        .lease_job("w2", LEASE, t1 + Duration::hours(2))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((j.id, j.attempts, j.worker.as_str()), (retry, 2, "w2"));
+    store
+        .finish_job(
+            retry,
+            "w2",
+            &JobOutcome::Dead {
+                error: "gave up".into(),
+            },
+            &[gate_audit("job.dead", "retry")],
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+    assert_eq!(
+        store
+            .lease_job("w1", LEASE, t1 + Duration::days(1))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // Inventories.
+    assert_eq!(store.inventory(&index.digest).await.unwrap(), None);
+    let reports = serde_json::json!([{ "packages": ["openssl"] }]);
+    store.put_inventory(&index.digest, &reports).await.unwrap();
+    assert_eq!(store.inventory(&index.digest).await.unwrap(), Some(reports));
+    let newer = serde_json::json!([{ "packages": [] }]);
+    store.put_inventory(&index.digest, &newer).await.unwrap();
+    assert_eq!(store.inventory(&index.digest).await.unwrap(), Some(newer));
+
+    // Policies are versioned per tenant, and separately for the global one.
+    assert_eq!(store.policy(Some(&acme)).await.unwrap(), None);
+    let audit_before = all_records(store).await.len();
+    for (scope, document, expected) in [
+        (Some(&acme), "rules: 1", 1),
+        (Some(&acme), "rules: 2", 2),
+        (None, "rules: global", 1),
+    ] {
+        let e = OutboxEvent::new(
+            "airlock.policy.updated",
+            None,
+            "policy",
+            serde_json::Value::Null,
+        );
+        let version = store
+            .put_policy(
+                scope,
+                document,
+                "alice",
+                &gate_audit("policy.set", "policy"),
+                std::slice::from_ref(&e),
+            )
+            .await
+            .unwrap();
+        published.push(e.id);
+        assert_eq!(version, expected);
+    }
+    assert_eq!(all_records(store).await.len(), audit_before + 3);
+    let current = store.policy(Some(&acme)).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            current.tenant,
+            current.version,
+            current.document.as_str(),
+            current.author.as_str()
+        ),
+        (Some(acme.clone()), 2, "rules: 2", "alice")
+    );
+    let global = store.policy(None).await.unwrap().unwrap();
+    assert_eq!((global.tenant, global.version), (None, 1));
+    assert_eq!(store.policy(Some(&tenant("beta"))).await.unwrap(), None);
+
+    // Exceptions: numbered by the store, approved once, revoked once.
+    let request = ExceptionRecord {
+        id: String::new(),
+        tenant: acme.clone(),
+        vulnerability: "CVE-2024-0001".into(),
+        package: Some("openssl".into()),
+        repository: None,
+        digest: None,
+        reason: "not reachable".into(),
+        requested_by: "dev".into(),
+        approved_by: None,
+        approved_at: None,
+        expires_at: now + Duration::days(30),
+        revoked_at: None,
+        created_at: now,
+    };
+    let first = store
+        .create_exception(&request, &gate_audit("exception.request", "x"), &[])
+        .await
+        .unwrap();
+    let second = store
+        .create_exception(
+            &ExceptionRecord {
+                vulnerability: "CVE-2024-0002".into(),
+                ..request.clone()
+            },
+            &gate_audit("exception.request", "y"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(first.id.starts_with("EXC-"), "{}", first.id);
+    assert_ne!(first.id, second.id);
+    assert_eq!(
+        (first.vulnerability.as_str(), first.package.as_deref()),
+        ("CVE-2024-0001", Some("openssl"))
+    );
+    assert_eq!(
+        store.exception(&first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.exception("EXC-999999").await.unwrap(), None);
+    let approved = store
+        .approve_exception(
+            &first.id,
+            "sec",
+            now,
+            &gate_audit("exception.approve", "x"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(approved.approved_by.as_deref(), Some("sec"));
+    assert!(approved.approved_at.is_some());
+    assert!(matches!(
+        store
+            .approve_exception(
+                &first.id,
+                "sec2",
+                now,
+                &gate_audit("exception.approve", "x"),
+                &[]
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .revoke_exception(&second.id, now, &gate_audit("exception.revoke", "y"), &[])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .approve_exception(
+                &second.id,
+                "sec",
+                now,
+                &gate_audit("exception.approve", "y"),
+                &[]
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .revoke_exception(&second.id, now, &gate_audit("exception.revoke", "y"), &[])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .revoke_exception("EXC-999999", now, &gate_audit("exception.revoke", "z"), &[])
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let listed: Vec<String> = store
+        .exceptions(&acme)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(listed, [second.id.clone(), first.id.clone()]);
+    assert!(store.exceptions(&tenant("beta")).await.unwrap().is_empty());
+
+    // The outbox: undelivered events in the order they were written.
+    let pending = undelivered(store).await;
+    let ours: Vec<String> = pending
+        .iter()
+        .filter(|id| published.contains(id))
+        .cloned()
+        .collect();
+    assert_eq!(ours, published);
+    let page = store.outbox(2).await.unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+        pending[..2]
+    );
+    assert_eq!(page[0].event_type, "airlock.image.pushed");
+    assert_eq!(
+        page[0].data,
+        serde_json::json!({ "type": "airlock.image.pushed" })
+    );
+    store
+        .mark_delivered(&pending[..2], OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(undelivered(store).await, pending[2..]);
+
     airlock_audit::verify(all_records(store).await).expect("chain verifies");
 }

@@ -719,3 +719,57 @@ pub fn metric_sum(exposition: &str, name: &str, labels: &[&str]) -> f64 {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// [`airlock_cli`] with extra environment variables, e.g. `USER` to act as
+/// another local operator (the CLI audits itself as `cli:<USER>`).
+pub fn airlock_cli_env(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&str>,
+) -> Output {
+    let mut command = Command::new(AIRLOCK);
+    command.args(args).arg("--data-dir").arg(data_dir);
+    for key in AIRLOCK_ENV {
+        command.env_remove(key);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run airlock {args:?}: {e}"));
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("piped stdin")
+            .write_all(text.as_bytes())
+            .expect("write airlock's standard input");
+    }
+    child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("wait for airlock {args:?}: {e}"))
+}
+
+/// Rows of a read-only SQL query against a SQLite database (through
+/// python3's sqlite3, so the tests need no SQLite crate), as JSON arrays.
+/// `params` bind to `?` placeholders; BLOB columns cannot be selected.
+pub fn sqlite_rows(database: &Path, sql: &str, params: &[&str]) -> Vec<Vec<Value>> {
+    const SCRIPT: &str = "import json, sqlite3, sys\n\
+        db = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True, timeout=10)\n\
+        print(json.dumps([list(row) for row in db.execute(sys.argv[2], sys.argv[3:])]))\n";
+    let mut args = vec!["-c", SCRIPT, database.to_str().expect("utf-8 path"), sql];
+    args.extend_from_slice(params);
+    let output = run("python3", &args);
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("the query {sql:?} printed no JSON rows: {e}"))
+}

@@ -11,6 +11,7 @@ mod api;
 mod authz;
 mod discovery;
 mod errors;
+mod gate_api;
 mod management;
 mod ops;
 mod pull;

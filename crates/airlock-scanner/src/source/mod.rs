@@ -1,5 +1,5 @@
-//! Where images come from: OCI layouts, docker archives and registries, each
-//! one file behind the [`ImageSource`] trait.
+//! Where images come from: OCI layouts, docker archives, registries and
+//! airlock's own blob store, each one file behind the [`ImageSource`] trait.
 //!
 //! A source does two things: [`ImageSource::resolve`] turns the target into
 //! one [`ResolvedImage`] per platform to scan (manifest, config, layer list),
@@ -11,6 +11,7 @@
 pub mod docker_archive;
 pub mod oci_layout;
 pub mod registry;
+pub mod store;
 
 use std::io::Read;
 

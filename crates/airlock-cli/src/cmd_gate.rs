@@ -1,0 +1,292 @@
+//! `airlock policy set|show` and `airlock exception request|approve|list|revoke`:
+//! the gate's policies and exceptions, against the data directory.
+//!
+//! Like the other management commands, these act as the local operator
+//! `cli:<OS user>`. An exception requested and approved by the same OS
+//! user is therefore refused as self-approval: the four-eyes rule holds on
+//! the command line too. Changes that can alter verdicts queue
+//! re-evaluations in the database; the server's (or `airlock worker`'s)
+//! workers run them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use airlock_accounts::{Accounts, AccountsError, ExceptionRequest, GateTrigger, Operator};
+use airlock_audit::RequestContext;
+use airlock_auth::TenantId;
+use airlock_gate::Gate;
+use anyhow::Context;
+
+use crate::config::{CommonArgs, Config, parse_duration};
+use crate::local::{local_operator, print_table, time_text};
+
+/// Re-evaluation through the gate: queues jobs for promoted images.
+pub struct GateReevaluation(pub Arc<Gate>);
+
+#[async_trait::async_trait]
+impl GateTrigger for GateReevaluation {
+    async fn reevaluate(&self, tenant: Option<&TenantId>) -> Result<u64, String> {
+        self.0
+            .reevaluate_all(tenant)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Policy commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy file and store it as the newest version; prints the version.
+    Set {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant [default: the global policy].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The YAML policy file.
+        file: std::path::PathBuf,
+    },
+    /// Print the newest policy.
+    Show {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant [default: the global policy].
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// Exception commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ExceptionCommand {
+    /// Request an exception; prints its id. Someone else must approve it.
+    Request {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The vulnerability id, e.g. CVE-2024-1234.
+        #[arg(long = "id")]
+        vulnerability: String,
+        /// Only for this package.
+        #[arg(long)]
+        package: Option<String>,
+        /// Only for this repository (unscanned/<tenant>/<name>).
+        #[arg(long)]
+        repository: Option<String>,
+        /// Only for this manifest digest.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Why it is acceptable.
+        #[arg(long)]
+        reason: String,
+        /// How long it applies, e.g. 30d (at most 366d).
+        #[arg(long)]
+        expires: String,
+    },
+    /// Approve an exception (not your own request).
+    Approve {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Its id, EXC-<n>.
+        id: String,
+    },
+    /// List a tenant's exceptions.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an exception.
+    Revoke {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Its id, EXC-<n>.
+        id: String,
+    },
+}
+
+/// Runs `body` with the accounts service wired to the gate, as the local operator.
+fn with_gate_accounts<T, F, Fut>(common: &CommonArgs, body: F) -> anyhow::Result<T>
+where
+    F: FnOnce(Arc<Accounts>, Operator, RequestContext) -> Fut,
+    Fut: Future<Output = Result<T, AccountsError>>,
+{
+    let config = Config::load(common, None)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let database = crate::cmd_serve::open_database(&config).await?;
+        let accounts = crate::cmd_serve::open_accounts(&config, database.clone())?;
+        let gate = crate::cmd_serve::open_gate(&config, database)?;
+        accounts.set_gate_trigger(Arc::new(GateReevaluation(gate)));
+        body(accounts, local_operator(), RequestContext::default())
+            .await
+            .map_err(anyhow::Error::from)
+    })
+}
+
+/// Runs a policy command.
+pub fn run_policy(command: PolicyCommand) -> anyhow::Result<u8> {
+    match command {
+        PolicyCommand::Set {
+            common,
+            tenant,
+            file,
+        } => {
+            let document = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read policy file {}", file.display()))?;
+            let policy = with_gate_accounts(&common, |accounts, operator, request| async move {
+                accounts
+                    .set_policy(&operator, &request, tenant.as_deref(), &document)
+                    .await
+            })?;
+            let scope = policy.tenant.map_or_else(
+                || "global policy".to_owned(),
+                |t| format!("policy of tenant {t}"),
+            );
+            println!("stored {scope} version {}", policy.version);
+        }
+        PolicyCommand::Show { common, tenant } => {
+            let shown = tenant.clone();
+            let policy =
+                crate::local::with_accounts(&common, |accounts, operator, _| async move {
+                    accounts.policy(&operator, tenant.as_deref()).await
+                })?;
+            match policy {
+                Some(policy) => {
+                    println!(
+                        "# version {} by {} at {}",
+                        policy.version,
+                        policy.author,
+                        time_text(policy.created_at)
+                    );
+                    print!("{}", policy.document);
+                    if !policy.document.ends_with('\n') {
+                        println!();
+                    }
+                }
+                None => match shown {
+                    Some(t) => println!("no policy set for tenant {t}; the global policy applies"),
+                    None => {
+                        println!("# no global policy set; the built-in default applies:");
+                        print!("{}", airlock_policy::Policy::default_policy().to_yaml());
+                    }
+                },
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Runs an exception command.
+pub fn run_exception(command: ExceptionCommand) -> anyhow::Result<u8> {
+    match command {
+        ExceptionCommand::Request {
+            common,
+            tenant,
+            vulnerability,
+            package,
+            repository,
+            digest,
+            reason,
+            expires,
+        } => {
+            let expires_in = parse_duration(&expires).context("invalid --expires")?;
+            let exception =
+                with_gate_accounts(&common, |accounts, operator, request| async move {
+                    accounts
+                        .request_exception(
+                            &operator,
+                            &request,
+                            &tenant,
+                            ExceptionRequest {
+                                vulnerability,
+                                package,
+                                repository,
+                                digest,
+                                reason,
+                                expires_in,
+                            },
+                        )
+                        .await
+                })?;
+            println!("{}", exception.id);
+        }
+        ExceptionCommand::Approve { common, id } => {
+            let exception =
+                with_gate_accounts(&common, |accounts, operator, request| async move {
+                    accounts
+                        .approve_exception(&operator, &request, None, &id)
+                        .await
+                })?;
+            println!(
+                "approved {} ({} in tenant {}) until {}",
+                exception.id,
+                exception.vulnerability,
+                exception.tenant,
+                time_text(exception.expires_at)
+            );
+        }
+        ExceptionCommand::List {
+            common,
+            tenant,
+            json,
+        } => {
+            let exceptions =
+                crate::local::with_accounts(&common, |accounts, operator, _| async move {
+                    accounts.exceptions(&operator, &tenant).await
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&exceptions)?);
+            } else {
+                let rows: Vec<Vec<String>> = exceptions
+                    .into_iter()
+                    .map(|e| {
+                        let scope = [e.package, e.repository, e.digest]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        vec![
+                            e.id,
+                            e.vulnerability,
+                            if scope.is_empty() { "*".into() } else { scope },
+                            e.status.to_owned(),
+                            e.requested_by,
+                            e.approved_by.unwrap_or_else(|| "-".into()),
+                            time_text(e.expires_at),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "ID",
+                        "VULNERABILITY",
+                        "SCOPE",
+                        "STATUS",
+                        "REQUESTED BY",
+                        "APPROVED BY",
+                        "EXPIRES",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        ExceptionCommand::Revoke { common, id } => {
+            let shown = id.clone();
+            with_gate_accounts(&common, |accounts, operator, request| async move {
+                accounts
+                    .revoke_exception(&operator, &request, None, &id)
+                    .await
+            })?;
+            println!("revoked {shown}");
+        }
+    }
+    Ok(0)
+}

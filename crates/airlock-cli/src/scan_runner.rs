@@ -1,0 +1,496 @@
+//! The embedded [`ScanRunner`]: every scan is a child process
+//! (`airlock scan-job`) with an address-space, CPU-time and open-file limit
+//! and a wall-time limit enforced from here, so a hostile layer can kill a
+//! scan but never the server.
+//!
+//! The job goes in as JSON on the child's standard input and the inventory
+//! comes back as JSON on its standard output (see [`crate::cmd_scan_job`]).
+//! Everything the child does is mapped to a [`ScanFailure`] the gate can
+//! name: exit code 3 is the image's fault, a signal is a resource limit,
+//! anything else (or unreadable output) is a crash.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use airlock_gate::{ScanFailure, ScanRequest, ScanRunner};
+use airlock_scan_model::ScanReport;
+use base64::Engine as _;
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::process::Command;
+
+use crate::cmd_scan_job::{EXIT_IMAGE, FailureKind, JobLimits, JobManifest, JobOutput, ScanJob};
+
+/// Most of the child's standard output read (the reports).
+const MAX_STDOUT_BYTES: u64 = 64 << 20;
+/// How much of the end of the child's standard error is kept for messages.
+const STDERR_TAIL_BYTES: usize = 8 << 10;
+
+/// Resource limits of one scan job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanJobLimits {
+    /// Address-space limit of the child (RLIMIT_AS).
+    pub max_memory_bytes: u64,
+    /// CPU-time limit of the child (RLIMIT_CPU).
+    pub max_cpu_seconds: u64,
+    /// Open-file limit of the child (RLIMIT_NOFILE).
+    pub max_open_files: u64,
+    /// Wall time, enforced by killing the child.
+    pub wall_time: Duration,
+    /// Decompressed bytes of one layer (`None`: the scanner default).
+    pub max_layer_bytes: Option<u64>,
+    /// Decompressed bytes of one image.
+    pub max_image_bytes: Option<u64>,
+    /// Largest file read into memory.
+    pub max_file_bytes: Option<u64>,
+    /// Tar entries of one layer.
+    pub max_entries: Option<u64>,
+}
+
+impl Default for ScanJobLimits {
+    fn default() -> Self {
+        ScanJobLimits {
+            max_memory_bytes: 2 << 30,
+            max_cpu_seconds: 300,
+            max_open_files: 256,
+            wall_time: Duration::from_secs(600),
+            max_layer_bytes: None,
+            max_image_bytes: None,
+            max_file_bytes: None,
+            max_entries: None,
+        }
+    }
+}
+
+/// Runs each scan as `airlock scan-job` in a child process.
+#[derive(Debug, Clone)]
+pub struct ChildScanRunner {
+    program: PathBuf,
+    blobs_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
+    limits: ScanJobLimits,
+}
+
+impl ChildScanRunner {
+    /// A runner that starts this executable, scanning blobs of the
+    /// filesystem blob store rooted at `blobs_dir`.
+    pub fn new(
+        blobs_dir: PathBuf,
+        cache_dir: Option<PathBuf>,
+        limits: ScanJobLimits,
+    ) -> std::io::Result<ChildScanRunner> {
+        Ok(ChildScanRunner {
+            program: std::env::current_exe()?,
+            blobs_dir,
+            cache_dir,
+            limits,
+        })
+    }
+
+    /// Starts `program` instead of this executable.
+    #[cfg(test)]
+    pub fn with_program(mut self, program: PathBuf) -> ChildScanRunner {
+        self.program = program;
+        self
+    }
+
+    fn job(&self, request: &ScanRequest) -> ScanJob {
+        let base64 = base64::engine::general_purpose::STANDARD;
+        ScanJob {
+            blobs_dir: self.blobs_dir.clone(),
+            reference: format!("{}@{}", request.repository, request.digest),
+            digest: request.digest.to_string(),
+            manifests: request
+                .manifests
+                .iter()
+                .map(|(digest, media_type, bytes)| JobManifest {
+                    digest: digest.to_string(),
+                    media_type: media_type.clone(),
+                    content_base64: base64.encode(bytes),
+                })
+                .collect(),
+            cache_dir: self.cache_dir.clone(),
+            limits: JobLimits {
+                max_layer_bytes: self.limits.max_layer_bytes,
+                max_image_bytes: self.limits.max_image_bytes,
+                max_file_bytes: self.limits.max_file_bytes,
+                max_entries: self.limits.max_entries,
+                timeout_seconds: Some(self.limits.wall_time.as_secs().max(1)),
+            },
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.program);
+        command
+            .arg("scan-job")
+            .arg("--max-memory-bytes")
+            .arg(self.limits.max_memory_bytes.to_string())
+            .arg("--max-cpu-seconds")
+            .arg(self.limits.max_cpu_seconds.to_string())
+            .arg("--max-open-files")
+            .arg(self.limits.max_open_files.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    fn wall_seconds(&self) -> u64 {
+        self.limits.wall_time.as_secs().max(1)
+    }
+}
+
+#[async_trait::async_trait]
+impl ScanRunner for ChildScanRunner {
+    async fn scan(&self, request: &ScanRequest) -> Result<Vec<ScanReport>, ScanFailure> {
+        let job = serde_json::to_vec(&self.job(request))
+            .map_err(|e| ScanFailure::Crashed(format!("serialising the scan job failed: {e}")))?;
+        let mut child = self.command().spawn().map_err(|e| {
+            ScanFailure::Crashed(format!(
+                "starting the scan process {} failed: {e}",
+                self.program.display()
+            ))
+        })?;
+        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(ScanFailure::Crashed(
+                "the scan process has no standard streams".to_string(),
+            ));
+        };
+        let feed = async move {
+            // A child that exits early closes the pipe; its exit status says why.
+            let _ = stdin.write_all(&job).await;
+            drop(stdin);
+        };
+        let run = async {
+            let ((), stdout, stderr_tail) =
+                tokio::join!(feed, read_bounded(stdout), read_tail(stderr));
+            (stdout, stderr_tail)
+        };
+        let (stdout, stderr_tail) = match tokio::time::timeout(self.limits.wall_time, run).await {
+            Ok(output) => output,
+            Err(_) => {
+                let _ = child.kill().await;
+                tracing::warn!(digest = %request.digest, "scan job killed after the wall-time limit");
+                return Err(ScanFailure::Timeout {
+                    seconds: self.wall_seconds(),
+                });
+            }
+        };
+        let stdout = match stdout {
+            Ok(bytes) => bytes,
+            Err(message) => {
+                let _ = child.kill().await;
+                return Err(ScanFailure::Crashed(message));
+            }
+        };
+        let status = match tokio::time::timeout(self.limits.wall_time, child.wait()).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(e)) => {
+                return Err(ScanFailure::Crashed(format!(
+                    "waiting for the scan process failed: {e}"
+                )));
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                return Err(ScanFailure::Timeout {
+                    seconds: self.wall_seconds(),
+                });
+            }
+        };
+        interpret(
+            status,
+            &stdout,
+            &String::from_utf8_lossy(&stderr_tail),
+            &self.limits,
+        )
+    }
+}
+
+/// Maps the child's exit status and output to reports or a failure.
+fn interpret(
+    status: ExitStatus,
+    stdout: &[u8],
+    stderr_tail: &str,
+    limits: &ScanJobLimits,
+) -> Result<Vec<ScanReport>, ScanFailure> {
+    let stderr_note = || {
+        let tail = stderr_tail.trim();
+        if tail.is_empty() {
+            String::new()
+        } else {
+            // The last line usually says what happened (e.g. a failed allocation).
+            let last = tail.lines().last().unwrap_or(tail);
+            format!("; stderr: {last}")
+        }
+    };
+    if let Some(signal) = status.signal() {
+        return Err(ScanFailure::Crashed(format!(
+            "scan process killed by signal {signal} ({}){}",
+            signal_cause(signal, limits),
+            stderr_note()
+        )));
+    }
+    let output: Option<JobOutput> = serde_json::from_slice(stdout).ok();
+    match (status.code(), output) {
+        (Some(0), Some(JobOutput::Done { ok: true, reports })) => Ok(reports),
+        (
+            Some(code),
+            Some(JobOutput::Failed {
+                ok: false,
+                kind,
+                error,
+            }),
+        ) if code == i32::from(EXIT_IMAGE) => match kind {
+            FailureKind::Timeout => Err(ScanFailure::Timeout {
+                seconds: limits.wall_time.as_secs().max(1),
+            }),
+            FailureKind::Image | FailureKind::Internal => Err(ScanFailure::Image(error)),
+        },
+        (Some(code), Some(JobOutput::Failed { error, .. })) => Err(ScanFailure::Crashed(format!(
+            "scan process failed with exit code {code}: {error}"
+        ))),
+        (code, _) => Err(ScanFailure::Crashed(format!(
+            "scan process exited with {} and no readable result{}",
+            code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}")),
+            stderr_note()
+        ))),
+    }
+}
+
+/// Which limit a signal most likely comes from.
+fn signal_cause(signal: i32, limits: &ScanJobLimits) -> String {
+    const SIGABRT: i32 = 6;
+    const SIGKILL: i32 = 9;
+    const SIGSEGV: i32 = 11;
+    const SIGXCPU: i32 = 24;
+    match signal {
+        SIGXCPU => format!("the CPU time limit of {} s", limits.max_cpu_seconds),
+        SIGABRT | SIGSEGV => format!(
+            "likely the memory limit of {} bytes",
+            limits.max_memory_bytes
+        ),
+        SIGKILL => format!(
+            "likely the CPU time limit of {} s or the out-of-memory killer",
+            limits.max_cpu_seconds
+        ),
+        _ => "an unexpected signal".to_string(),
+    }
+}
+
+/// Reads all of `reader`, failing beyond [`MAX_STDOUT_BYTES`].
+async fn read_bounded(reader: impl AsyncRead + Unpin) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_STDOUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(|e| format!("reading the scan process's output failed: {e}"))?;
+    if bytes.len() as u64 > MAX_STDOUT_BYTES {
+        return Err(format!(
+            "the scan process wrote more than {MAX_STDOUT_BYTES} bytes of output"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Reads `reader` to its end, keeping the last [`STDERR_TAIL_BYTES`].
+async fn read_tail(mut reader: impl AsyncRead + Unpin) -> Vec<u8> {
+    let mut tail = Vec::with_capacity(STDERR_TAIL_BYTES * 2);
+    let mut buffer = [0u8; 8192];
+    loop {
+        match reader.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&buffer[..n]);
+                if tail.len() > STDERR_TAIL_BYTES {
+                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
+                }
+            }
+        }
+    }
+    tail
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::Path;
+
+    use airlock_oci::Digest;
+
+    use super::*;
+
+    fn request() -> ScanRequest {
+        let manifest = br#"{"schemaVersion":2}"#.to_vec();
+        ScanRequest {
+            repository: "unscanned/t/app".parse().unwrap(),
+            digest: Digest::sha256_of(&manifest),
+            manifests: vec![(
+                Digest::sha256_of(&manifest),
+                "application/vnd.oci.image.manifest.v1+json".to_string(),
+                manifest,
+            )],
+        }
+    }
+
+    /// A runner whose "scan process" is a shell script.
+    fn runner(dir: &Path, script: &str, wall_time: Duration) -> ChildScanRunner {
+        let path = dir.join("fake-airlock");
+        std::fs::write(&path, format!("#!/bin/sh\ncat >/dev/null\n{script}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let limits = ScanJobLimits {
+            max_memory_bytes: 123_456_789,
+            max_cpu_seconds: 7,
+            wall_time,
+            ..ScanJobLimits::default()
+        };
+        ChildScanRunner::new(dir.join("store"), None, limits)
+            .unwrap()
+            .with_program(path)
+    }
+
+    async fn run(script: &str, wall_time: Duration) -> Result<Vec<ScanReport>, ScanFailure> {
+        let dir = tempfile::tempdir().unwrap();
+        runner(dir.path(), script, wall_time).scan(&request()).await
+    }
+
+    #[tokio::test]
+    async fn ok_output_is_the_inventory() {
+        let result = run(
+            r#"echo '{"ok": true, "reports": []}'"#,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(result, Ok(vec![]));
+    }
+
+    #[tokio::test]
+    async fn exit_3_is_the_image() {
+        let result = run(
+            r#"echo '{"ok": false, "kind": "image", "error": "layer x exceeds the limit (max_layer_bytes)"}'; exit 3"#,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(
+            result,
+            Err(ScanFailure::Image(
+                "layer x exceeds the limit (max_layer_bytes)".to_string()
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_jobs_own_deadline_is_a_timeout() {
+        let result = run(
+            r#"echo '{"ok": false, "kind": "timeout", "error": "scan deadline exceeded (deadline)"}'; exit 3"#,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(result, Err(ScanFailure::Timeout { seconds: 10 }));
+    }
+
+    #[tokio::test]
+    async fn exit_4_is_a_crash_with_the_message() {
+        let result = run(
+            r#"echo '{"ok": false, "kind": "internal", "error": "blob sha256:ab not found"}'; exit 4"#,
+            Duration::from_secs(10),
+        )
+        .await;
+        let Err(ScanFailure::Crashed(message)) = result else {
+            panic!("expected a crash, got {result:?}");
+        };
+        assert!(message.contains("exit code 4"), "{message}");
+        assert!(message.contains("blob sha256:ab not found"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn garbage_output_is_a_crash() {
+        let result = run("echo 'this is not json'", Duration::from_secs(10)).await;
+        let Err(ScanFailure::Crashed(message)) = result else {
+            panic!("expected a crash, got {result:?}");
+        };
+        assert!(message.contains("no readable result"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_failure_claimed_with_exit_0_is_a_crash() {
+        let result = run(
+            r#"echo '{"ok": false, "kind": "image", "error": "x"}'"#,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(matches!(result, Err(ScanFailure::Crashed(_))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn killed_by_sigkill_names_the_limits() {
+        let result = run(
+            "echo 'memory allocation failed' >&2; kill -9 $$",
+            Duration::from_secs(10),
+        )
+        .await;
+        let Err(ScanFailure::Crashed(message)) = result else {
+            panic!("expected a crash, got {result:?}");
+        };
+        assert!(message.contains("signal 9"), "{message}");
+        assert!(message.contains("CPU time limit of 7 s"), "{message}");
+        assert!(message.contains("memory allocation failed"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn aborted_names_the_memory_limit() {
+        let result = run("kill -ABRT $$", Duration::from_secs(10)).await;
+        let Err(ScanFailure::Crashed(message)) = result else {
+            panic!("expected a crash, got {result:?}");
+        };
+        assert!(message.contains("signal 6"), "{message}");
+        assert!(
+            message.contains("memory limit of 123456789 bytes"),
+            "{message}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_hung_scan_is_killed_at_the_wall_time() {
+        let started = std::time::Instant::now();
+        let result = run("sleep 30", Duration::from_millis(300)).await;
+        assert_eq!(result, Err(ScanFailure::Timeout { seconds: 1 }));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = runner(dir.path(), "", Duration::from_secs(10))
+            .with_program(dir.path().join("does-not-exist"));
+        let result = runner.scan(&request()).await;
+        assert!(matches!(result, Err(ScanFailure::Crashed(_))), "{result:?}");
+    }
+
+    #[test]
+    fn the_job_carries_the_request_and_limits() {
+        let limits = ScanJobLimits {
+            max_layer_bytes: Some(1024),
+            ..ScanJobLimits::default()
+        };
+        let runner = ChildScanRunner::new(
+            PathBuf::from("/data"),
+            Some(PathBuf::from("/cache")),
+            limits,
+        )
+        .unwrap();
+        let request = request();
+        let job = runner.job(&request);
+        assert_eq!(job.digest, request.digest.to_string());
+        assert_eq!(job.reference, format!("unscanned/t/app@{}", request.digest));
+        assert_eq!(job.manifests.len(), 1);
+        assert_eq!(job.limits.max_layer_bytes, Some(1024));
+        assert_eq!(job.limits.timeout_seconds, Some(600));
+        assert_eq!(job.cache_dir, Some(PathBuf::from("/cache")));
+    }
+}
