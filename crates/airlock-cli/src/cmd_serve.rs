@@ -78,7 +78,10 @@ pub fn open_gate(config: &Config, database: Arc<SqliteMetadataStore>) -> anyhow:
         database,
         Arc::new(runner),
         Arc::new(matcher),
-        GateConfig::default(),
+        GateConfig {
+            rejected_retention: config.rejected_retention,
+            ..GateConfig::default()
+        },
     )))
 }
 
@@ -115,6 +118,17 @@ pub fn start_gate_workers(
                 Ok(0) => {}
                 Ok(moved) => tracing::info!(images = moved, "gate reconciliation moved images on"),
                 Err(e) => tracing::warn!(error = %e, "gate reconciliation failed"),
+            }
+            match reconciler
+                .expire_rejected(time::OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(
+                    images = removed,
+                    "removed rejected images past their retention from unscanned/"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not expire rejected images"),
             }
         }
     }));

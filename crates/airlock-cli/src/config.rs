@@ -58,6 +58,9 @@ pub struct ServerArgs {
     /// Address-space limit of one scan job in bytes [default: 2147483648].
     #[arg(long, env = "AIRLOCK_SCAN_MAX_MEMORY")]
     pub scan_max_memory: Option<u64>,
+    /// How long rejected images stay in unscanned/ for inspection, e.g. `7d` [default: 7d].
+    #[arg(long, env = "AIRLOCK_REJECTED_RETENTION")]
+    pub rejected_retention: Option<String>,
 }
 
 /// The configuration file, as written.
@@ -76,6 +79,7 @@ struct RawConfig {
     scan_workers: Option<usize>,
     scan_timeout: Option<String>,
     scan_max_memory: Option<u64>,
+    rejected_retention: Option<String>,
 }
 
 /// How logs are written.
@@ -102,6 +106,7 @@ pub struct Config {
     pub scan_workers: usize,
     pub scan_timeout: Duration,
     pub scan_max_memory: u64,
+    pub rejected_retention: Duration,
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
@@ -229,7 +234,15 @@ impl Config {
         if scan_max_memory < 64 << 20 {
             bail!("scan_max_memory must be at least 67108864 (64 MiB)");
         }
+        let rejected_retention = match server
+            .and_then(|s| s.rejected_retention.clone())
+            .or(file.rejected_retention)
+        {
+            Some(text) => parse_duration(&text).context("invalid rejected_retention")?,
+            None => Duration::from_secs(7 * 86_400),
+        };
         Ok(Config {
+            rejected_retention,
             scan_workers,
             scan_timeout,
             scan_max_memory,
@@ -282,6 +295,7 @@ mod tests {
             scan_workers: None,
             scan_timeout: None,
             scan_max_memory: None,
+            rejected_retention: None,
         }
     }
 

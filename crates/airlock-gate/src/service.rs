@@ -45,6 +45,9 @@ pub struct GateConfig {
     pub child_grace: Duration,
     /// How often idle workers look for jobs (a push wakes them at once).
     pub poll: Duration,
+    /// How long a rejected image stays in `unscanned/` for inspection;
+    /// then its manifest is removed and `airlock gc` reclaims its blobs.
+    pub rejected_retention: Duration,
 }
 
 impl Default for GateConfig {
@@ -56,6 +59,7 @@ impl Default for GateConfig {
             heartbeat: Duration::from_secs(15),
             child_grace: Duration::from_secs(3),
             poll: Duration::from_millis(500),
+            rejected_retention: Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -327,6 +331,38 @@ impl Gate {
             ImageState::Passed => self.promote(image).await,
             _ => self.reject_failed(image).await,
         }
+    }
+
+    /// Removes the manifests of images rejected longer ago than the
+    /// retention period from their `unscanned/` repository (the image's
+    /// record and history stay). Returns how many were removed.
+    pub async fn expire_rejected(&self, now: OffsetDateTime) -> Result<u64, GateError> {
+        let cutoff = now - self.config.rejected_retention;
+        let mut removed = 0;
+        for image in self
+            .db
+            .images(None, Some(ImageState::Rejected), usize::MAX)
+            .await?
+        {
+            if image.updated_at > cutoff {
+                continue;
+            }
+            let event = AuditEvent::new(scanner(), "image.expire", subject(&image))
+                .tenant(image.tenant.as_str())
+                .details(json!({
+                    "reason": image.reason,
+                    "rejected_at": image.updated_at.unix_timestamp(),
+                    "retention_seconds": self.config.rejected_retention.as_secs(),
+                }));
+            if self
+                .db
+                .delete_manifest(&image.repository, &image.digest, &event)
+                .await?
+            {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     // ----- workers -----

@@ -339,3 +339,69 @@ async fn a_scan_that_finds_no_platform_rejects() {
         image.verdict
     );
 }
+
+#[tokio::test]
+async fn rejected_images_leave_unscanned_after_their_retention_and_promoted_ones_stay() {
+    let stack = Stack::with_config(airlock_gate::GateConfig {
+        rejected_retention: std::time::Duration::from_secs(3600),
+        ..crate::test_config()
+    })
+    .await;
+    let rejected = push_vulnerable(&stack, "acme", "expire-me").await;
+    let clean = stack
+        .push_image("unscanned/acme/other", Some("1.0"), "keep-me")
+        .await;
+    stack.settle().await;
+    assert_eq!(
+        stack
+            .image("unscanned/acme/other", &clean.digest)
+            .await
+            .state,
+        ImageState::Promoted
+    );
+    let source = repo("unscanned/acme/app");
+    let present = |digest: Digest| {
+        let db = stack.db.clone();
+        let source = source.clone();
+        async move {
+            airlock_store::MetadataStore::manifest(db.as_ref(), &source, &Reference::Digest(digest))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    // Within the retention period nothing is removed.
+    assert_eq!(
+        stack
+            .gate
+            .expire_rejected(OffsetDateTime::now_utc())
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(present(rejected.clone()).await);
+    // After it, the rejected manifest leaves unscanned/ (its record stays).
+    let later = OffsetDateTime::now_utc() + time::Duration::hours(2);
+    assert_eq!(stack.gate.expire_rejected(later).await.unwrap(), 1);
+    assert!(!present(rejected.clone()).await);
+    assert_eq!(
+        stack.image("unscanned/acme/app", &rejected).await.state,
+        ImageState::Rejected
+    );
+    assert_eq!(
+        stack.audit_actions("image.expire", &rejected).await.len(),
+        1
+    );
+    // Promoted images are untouched, in both zones.
+    assert!(
+        airlock_store::MetadataStore::manifest(
+            stack.db.as_ref(),
+            &repo("scanned/acme/other"),
+            &tag("1.0")
+        )
+        .await
+        .unwrap()
+        .is_some()
+    );
+    assert_eq!(stack.gate.expire_rejected(later).await.unwrap(), 0);
+}

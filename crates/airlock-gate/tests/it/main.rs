@@ -43,6 +43,7 @@ pub fn test_config() -> GateConfig {
         heartbeat: Duration::from_millis(100),
         child_grace: Duration::from_millis(200),
         poll: Duration::from_millis(20),
+        ..GateConfig::default()
     }
 }
 
