@@ -12,6 +12,7 @@
 //!
 //! rejected | covered --(pushed again)--> queued
 //! promoted --(pushed again with a new tag)--> promoted (the tag is copied)
+//! promoted --(fails re-evaluation past the policy's demote_after)--> rejected
 //! ```
 
 use airlock_store::ImageState;
@@ -47,6 +48,9 @@ pub enum Event {
     /// The same digest was pushed again under a new tag after promotion:
     /// copy the new tag.
     Retag,
+    /// A promoted image failed its policy on re-evaluation for longer than
+    /// the policy's `demote_after`: it has left `scanned/`.
+    Demote,
 }
 
 /// What the service must do besides changing the state.
@@ -126,6 +130,7 @@ pub fn next(
             ],
         ),
         (S::Promoted, Event::Retag) => (S::Promoted, vec![CopyToScanned]),
+        (S::Promoted, Event::Demote) => (S::Rejected, vec![Emit("airlock.image.demoted")]),
         (state, event) => return Err(IllegalTransition { state, event }),
     };
     Ok(result)
@@ -135,7 +140,7 @@ pub fn next(
 mod tests {
     use super::*;
 
-    const EVENTS: [Event; 12] = [
+    const EVENTS: [Event; 13] = [
         Event::Queue,
         Event::Start,
         Event::Decided { passed: true },
@@ -148,6 +153,7 @@ mod tests {
         Event::Reject,
         Event::Repush,
         Event::Retag,
+        Event::Demote,
     ];
 
     /// Every (state, event) pair, with the expected next state (None = illegal).
@@ -168,6 +174,7 @@ mod tests {
                 (S::Failed, Event::Reject) => S::Rejected,
                 (S::Rejected | S::Covered, Event::Repush) => S::Queued,
                 (S::Promoted, Event::Retag) => S::Promoted,
+                (S::Promoted, Event::Demote) => S::Rejected,
                 _ => return None,
             })
         };
@@ -179,7 +186,7 @@ mod tests {
                 legal += usize::from(got.is_some());
             }
         }
-        assert_eq!(legal, 14);
+        assert_eq!(legal, 15);
     }
 
     #[test]
@@ -188,7 +195,7 @@ mod tests {
             for event in EVENTS {
                 if next(state, event).is_ok() {
                     assert!(
-                        matches!(event, Event::Repush | Event::Retag),
+                        matches!(event, Event::Repush | Event::Retag | Event::Demote),
                         "{state} accepted {event:?}"
                     );
                 }

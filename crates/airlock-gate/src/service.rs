@@ -672,7 +672,7 @@ impl Gate {
         &self,
         image: &ImageRecord,
         reports: Vec<ScanReport>,
-    ) -> Result<Result<(bool, serde_json::Value, PolicyRef), String>, GateError> {
+    ) -> Result<Result<Evaluation, String>, GateError> {
         let (policy, reference) = match self.policy_for(&image.tenant).await? {
             Ok(found) => found,
             Err(message) => return Ok(Err(message)),
@@ -726,7 +726,12 @@ impl Gate {
                 json!(matched.data_age.map(|d| d.as_secs())),
             );
         }
-        Ok(Ok((verdict.passed, stored, reference)))
+        Ok(Ok(Evaluation {
+            passed: verdict.passed,
+            verdict: stored,
+            policy: reference,
+            demote_after: policy.demote_after(),
+        }))
     }
 
     async fn decide(
@@ -737,7 +742,7 @@ impl Gate {
     ) -> Result<(), GateError> {
         let evaluated = self.evaluate(image, reports).await?;
         let (passed, verdict, reference) = match evaluated {
-            Ok(found) => found,
+            Ok(found) => (found.passed, found.verdict, found.policy),
             Err(message) => {
                 let data = json!({ "reason": "invalid_policy", "error": message });
                 let (mut transition, _) =
@@ -844,7 +849,13 @@ impl Gate {
                 .await?;
             return Ok(());
         };
-        let Ok((passed, verdict, reference)) = self.evaluate(&image, reports).await? else {
+        let Ok(Evaluation {
+            passed,
+            mut verdict,
+            policy: reference,
+            demote_after,
+        }) = self.evaluate(&image, reports).await?
+        else {
             // An invalid policy does not demote anything; it is refused when set.
             self.db
                 .finish_job(job.id, &job.worker, &JobOutcome::Done, &[], &[])
@@ -862,6 +873,35 @@ impl Gate {
             .and_then(|f| serde_json::from_value(f.clone()).ok())
             .unwrap_or_default();
         let new: Vec<&String> = now.difference(&before).collect();
+        if !passed && let Some(grace) = demote_after {
+            // Failing since the first re-evaluation that failed; demoted
+            // once that is longer ago than the policy's grace period.
+            let now_ts = OffsetDateTime::now_utc();
+            let since = image
+                .verdict
+                .as_ref()
+                .and_then(|v| v.get("failing_since"))
+                .and_then(serde_json::Value::as_i64)
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+                .unwrap_or(now_ts);
+            if let Some(object) = verdict.as_object_mut() {
+                object.insert("failing_since".into(), json!(since.unix_timestamp()));
+            }
+            let due = since + grace;
+            if now_ts >= due {
+                return self.demote(job, &image, verdict, reference, grace).await;
+            }
+            self.db
+                .enqueue(&NewJob {
+                    kind: JobKind::Reevaluate,
+                    lane: Lane::Background,
+                    tenant: image.tenant.clone(),
+                    image_id: image.id,
+                    run_after: due,
+                    max_attempts: self.config.max_attempts,
+                })
+                .await?;
+        }
         let mut transition = Transition::new(image.id, ImageState::Promoted, ImageState::Promoted);
         transition.detail = json!({ "reevaluated": true, "passed": passed, "new_findings": new });
         transition.verdict = Some(verdict.clone());
@@ -892,6 +932,57 @@ impl Gate {
         self.db.transition(&transition).await?;
         Ok(())
     }
+}
+
+impl Gate {
+    /// Removes a promoted image that keeps failing its policy from
+    /// `scanned/` (the manifest and the tags pointing at it), then closes it
+    /// as rejected with reason `demoted`. Removing first makes a crash in
+    /// between harmless: the next re-evaluation finds it gone and closes it.
+    async fn demote(
+        &self,
+        job: &Job,
+        image: &ImageRecord,
+        verdict: serde_json::Value,
+        reference: PolicyRef,
+        grace: Duration,
+    ) -> Result<(), GateError> {
+        let target = scanned_twin(&image.repository).ok_or_else(|| {
+            StoreError::Conflict(format!("{} has no scanned twin", image.repository))
+        })?;
+        let data = json!({
+            "reason": "demoted",
+            "target": target.as_str(),
+            "grace_seconds": grace.as_secs(),
+            "failures": verdict.get("failures"),
+        });
+        let removal = AuditEvent::new(
+            promoter(),
+            "image.demote",
+            format!("{target}@{}", image.digest),
+        )
+        .tenant(image.tenant.as_str())
+        .details(data.clone());
+        self.db
+            .delete_manifest(&target, &image.digest, &removal)
+            .await?;
+        let (mut transition, _) =
+            self.step(image, Event::Demote, promoter(), "image.demoted", data)?;
+        transition.reason = Some("demoted".into());
+        transition.verdict = Some(verdict);
+        transition.policy = Some(reference);
+        Self::finishing(&mut transition, job, JobOutcome::Done);
+        self.db.transition(&transition).await?;
+        Ok(())
+    }
+}
+
+/// What a policy evaluation decided.
+struct Evaluation {
+    passed: bool,
+    verdict: serde_json::Value,
+    policy: PolicyRef,
+    demote_after: Option<Duration>,
 }
 
 #[async_trait::async_trait]

@@ -30,6 +30,7 @@ pub const POLICY_KEYS: &[&str] = &[
     "block_eol_os",
     "unknown_severity_as",
     "require_platforms",
+    "demote_after",
 ];
 
 /// A parsed, valid policy.
@@ -45,6 +46,7 @@ pub struct Policy {
     block_eol_os: bool,
     unknown_severity_as: Option<Severity>,
     require_platforms: Vec<PlatformSpec>,
+    demote_after: Option<DataAge>,
 }
 
 impl Policy {
@@ -91,6 +93,7 @@ impl Policy {
             block_eol_os: false,
             unknown_severity_as: None,
             require_platforms: Vec::new(),
+            demote_after: None,
         }
     }
 
@@ -145,6 +148,9 @@ impl Policy {
             let platforms = self.require_platforms.iter().map(|p| text(&p.to_string()));
             put("require_platforms", Value::Sequence(platforms.collect()));
         }
+        if let Some(grace) = self.demote_after {
+            put("demote_after", text(&grace.to_string()));
+        }
         // Serialising a mapping of strings, numbers and booleans cannot fail.
         serde_yaml_ng::to_string(&document).unwrap_or_default()
     }
@@ -193,6 +199,13 @@ impl Policy {
     /// The severity findings of unknown severity count as.
     pub fn unknown_severity_as(&self) -> Option<Severity> {
         self.unknown_severity_as
+    }
+
+    /// When set, a promoted image that fails this policy on re-evaluation
+    /// is demoted (removed from `scanned/`) once it has failed for this
+    /// long. Not a rule: it never affects a verdict. Off by default.
+    pub fn demote_after(&self) -> Option<std::time::Duration> {
+        self.demote_after.map(DataAge::as_duration)
     }
 
     /// Platforms an index must contain.
@@ -367,6 +380,7 @@ impl<'de> Deserialize<'de> for Policy {
                             policy.unknown_severity_as = Some(severity);
                         }
                         "require_platforms" => policy.require_platforms = map.next_value()?,
+                        "demote_after" => policy.demote_after = Some(map.next_value()?),
                         // `KeySeed` only yields names from POLICY_KEYS.
                         _ => return Err(de::Error::custom(format_args!("unknown rule \"{key}\""))),
                     }

@@ -1,6 +1,6 @@
 //! Re-evaluation: new vulnerability data is matched against the stored
 //! inventories of promoted images, without a new scan; new findings are
-//! announced, and nothing is demoted.
+//! announced; nothing is demoted unless the policy says `demote_after`.
 
 use airlock_scan_model::Severity;
 use airlock_store::ImageState;
@@ -88,4 +88,64 @@ async fn reevaluation_is_per_tenant() {
     assert_eq!(stack.gate.reevaluate_all(None).await.unwrap(), 2);
     stack.settle().await;
     assert_eq!(stack.db_pending().await, 0);
+}
+
+#[tokio::test]
+async fn a_policy_with_demote_after_removes_a_failing_image_from_scanned_after_the_grace() {
+    use airlock_audit::{Actor, AuditEvent};
+    use airlock_store::GateStore;
+
+    let stack = Stack::new().await;
+    let pushed = stack.push_image(APP, Some("1.0"), "to-demote").await;
+    stack.settle().await;
+    assert_eq!(
+        stack.image(APP, &pushed.digest).await.state,
+        ImageState::Promoted
+    );
+    let policy = "block_severity_at_or_above: critical\ndemote_after: 1s\n";
+    stack
+        .db
+        .put_policy(
+            Some(&crate::tenant("acme")),
+            policy,
+            "sec",
+            &AuditEvent::new(Actor::user("sec"), "policy.set", "acme"),
+            &[],
+        )
+        .await
+        .unwrap();
+    stack.matcher.add(Advisory {
+        package: CLEAN_PACKAGE.into(),
+        id: "CVE-2024-7777".into(),
+        aliases: Vec::new(),
+        severity: Severity::Critical,
+    });
+
+    // The first failing re-evaluation starts the grace period: still promoted.
+    stack.gate.reevaluate_all(None).await.unwrap();
+    let leased = stack.db_lease("w").await.expect("a re-evaluation job");
+    stack.gate.process(&leased).await.unwrap();
+    assert_eq!(
+        stack.image(APP, &pushed.digest).await.state,
+        ImageState::Promoted
+    );
+    assert!(
+        stack
+            .resolve("scanned/acme/app", &tag("1.0"))
+            .await
+            .is_some()
+    );
+
+    // After the grace the queued re-evaluation demotes it.
+    stack.settle().await;
+    let image = stack.image(APP, &pushed.digest).await;
+    assert_eq!(image.state, ImageState::Rejected);
+    assert_eq!(image.reason.as_deref(), Some("demoted"));
+    assert_eq!(stack.resolve("scanned/acme/app", &tag("1.0")).await, None);
+    let types = stack.event_types(&pushed.digest).await;
+    assert_eq!(count(&types, "airlock.image.demoted"), 1, "{types:?}");
+    assert_eq!(
+        stack.history(&image).await.last().map(|h| h.to),
+        Some(ImageState::Rejected)
+    );
 }

@@ -110,8 +110,13 @@ block_unknown_os: true
 block_eol_os: false
 unknown_severity_as: medium
 require_platforms: ["linux/amd64", "linux/arm64"]
+demote_after: 2d
 "#;
     let policy = Policy::from_yaml(document).expect("parses");
+    assert_eq!(
+        policy.demote_after(),
+        Some(std::time::Duration::from_secs(2 * 86_400))
+    );
     assert_eq!(policy.block_severity_at_or_above(), Some(Severity::High));
     assert_eq!(policy.block_cvss_at_or_above(), Some(9.0));
     assert_eq!(policy.max_findings().get(&Severity::High), Some(&5));
@@ -144,6 +149,7 @@ require_platforms: ["linux/amd64", "linux/arm64"]
     require_platforms:
     - linux/amd64
     - linux/arm64
+    demote_after: 2d
     "#);
 }
 
