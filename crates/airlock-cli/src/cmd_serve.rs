@@ -107,12 +107,24 @@ pub fn start_gate_workers(
         .collect();
     let reconciler = gate.clone();
     let stop = stop.clone();
+    let this_host = host.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = stop.cancelled() => return,
+            }
+            match reconciler
+                .release_leases_of(|worker| local_worker_is_gone(&this_host, worker))
+                .await
+            {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(
+                    jobs = released,
+                    "released the scan jobs of workers of a process that is gone"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not release the jobs of gone workers"),
             }
             match reconciler.reconcile().await {
                 Ok(0) => {}
@@ -133,6 +145,23 @@ pub fn start_gate_workers(
         }
     }));
     tasks
+}
+
+/// Whether `worker` (named `<host>-<pid>-<n>` by [`start_gate_workers`])
+/// belonged to a process on this host that no longer runs. Workers of other
+/// hosts are never judged: their leases expire on their own.
+fn local_worker_is_gone(host: &str, worker: &str) -> bool {
+    let mut parts = worker.rsplitn(3, '-');
+    let (Some(_index), Some(pid), Some(worker_host)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    worker_host == host
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Opens the stores under the data directory and builds the registry service.
@@ -276,5 +305,22 @@ async fn forward_audit(database: Arc<SqliteMetadataStore>, forwarder: SyslogForw
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not forward audit records to syslog");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_worker_is_gone;
+
+    #[test]
+    fn only_local_workers_of_dead_processes_are_gone() {
+        let me = std::process::id();
+        // pid 0 has no /proc entry; our own pid is alive.
+        assert!(local_worker_is_gone("box", "box-0-1"));
+        assert!(local_worker_is_gone("my-box", "my-box-0-1"));
+        assert!(!local_worker_is_gone("box", &format!("box-{me}-0")));
+        assert!(!local_worker_is_gone("box", "other-0-1"));
+        assert!(!local_worker_is_gone("box", "box-notapid-1"));
+        assert!(!local_worker_is_gone("box", "w1"));
     }
 }

@@ -798,6 +798,32 @@ impl GateStore for SqliteMetadataStore {
             .map_err(db_error("count pending jobs"))
     }
 
+    async fn leased_workers(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT worker FROM jobs WHERE state = 'leased' AND worker IS NOT NULL ORDER BY worker",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list leased workers"))
+    }
+
+    async fn release_leases(&self, worker: &str) -> Result<u64, StoreError> {
+        let mut tx = begin_write(self, "lease release").await?;
+        let released = sqlx::query(
+            "UPDATE jobs SET state = 'ready', worker = NULL, lease_expires_at = NULL
+             WHERE state = 'leased' AND worker = ?",
+        )
+        .bind(worker.to_owned())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("release leases"))?
+        .rows_affected();
+        tx.commit()
+            .await
+            .map_err(db_error("commit lease release"))?;
+        Ok(released)
+    }
+
     async fn put_inventory(
         &self,
         digest: &Digest,

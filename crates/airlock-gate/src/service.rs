@@ -365,6 +365,22 @@ impl Gate {
         Ok(removed)
     }
 
+    /// Makes the jobs of workers known to be gone (`gone` says which, by
+    /// name) ready again at once instead of waiting for their leases to
+    /// expire. Returns how many jobs were released.
+    pub async fn release_leases_of(&self, gone: impl Fn(&str) -> bool) -> Result<u64, GateError> {
+        let mut released = 0;
+        for worker in self.db.leased_workers().await? {
+            if gone(&worker) {
+                released += self.db.release_leases(&worker).await?;
+            }
+        }
+        if released > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(released)
+    }
+
     // ----- workers -----
 
     /// Runs one worker until `shutdown` resolves.

@@ -481,6 +481,14 @@ pub trait GateStore: Send + Sync + std::fmt::Debug {
         outbox: &[OutboxEvent],
     ) -> Result<(), StoreError>;
 
+    /// Workers holding a lease now.
+    async fn leased_workers(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Makes the jobs leased by `worker` ready again at once (the worker is
+    /// known to be gone); its later transitions are refused like any stale
+    /// worker's. Returns how many.
+    async fn release_leases(&self, worker: &str) -> Result<u64, StoreError>;
+
     /// Jobs not done or dead, for status and tests.
     async fn pending_jobs(&self) -> Result<u64, StoreError>;
 

@@ -298,3 +298,50 @@ async fn reconcile_goes_on_past_an_image_it_cannot_promote() {
         Some(kept.digest.clone())
     );
 }
+
+#[tokio::test]
+async fn the_jobs_of_a_worker_known_to_be_gone_are_released_without_waiting_for_the_lease() {
+    let stack = Stack::new().await;
+    let pushed = stack.push_image(APP, Some("1.0"), "released").await;
+    let held = stack
+        .db
+        .lease_job(
+            "gone-1",
+            Duration::from_secs(3600),
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap()
+        .expect("the scan job");
+    assert!(stack.db_lease("w2").await.is_none(), "the lease holds");
+    // Only the named worker is released.
+    assert_eq!(
+        stack
+            .gate
+            .release_leases_of(|w| w == "someone-else")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        stack
+            .gate
+            .release_leases_of(|w| w == "gone-1")
+            .await
+            .unwrap(),
+        1
+    );
+    // The gone worker's late writes are refused like any stale worker's.
+    assert!(matches!(
+        stack
+            .db
+            .heartbeat(held.id, "gone-1", OffsetDateTime::now_utc())
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    stack.settle().await;
+    assert_eq!(
+        stack.image(APP, &pushed.digest).await.state,
+        ImageState::Promoted
+    );
+}
