@@ -15,7 +15,7 @@ use std::time::Duration;
 use airlock_audit::{Actor, AuditEvent, Outcome};
 use airlock_auth::{TenantId, ZonedRepo};
 use airlock_oci::manifest::ParsedManifest;
-use airlock_oci::{Reference, RepoName};
+use airlock_oci::{Reference, RepoName, media_type};
 use airlock_policy::{EvaluationInput, Exception, Policy};
 use airlock_registry::{PushObserver, PushedManifest};
 use airlock_scan_model::ScanReport;
@@ -211,11 +211,8 @@ impl Gate {
         let (image, _) = self.db.record_push(&record, &[], &[]).await?;
         let tag = pushed.tag.as_ref().map(|t| t.as_str().to_owned());
         let data = json!({ "tag": tag });
-        let is_index = ParsedManifest::parse(b"{}", Some(&pushed.media_type))
-            .map(|m| !m.manifests.is_empty())
-            .unwrap_or(false)
-            || pushed.media_type.contains("index")
-            || pushed.media_type.contains("manifest.list");
+        let is_index = [media_type::OCI_INDEX, media_type::DOCKER_MANIFEST_LIST]
+            .contains(&pushed.media_type.as_str());
         let delay = if tag.is_none() && !is_index {
             self.config.child_grace
         } else {
