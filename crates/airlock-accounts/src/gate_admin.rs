@@ -270,7 +270,7 @@ fn parse_repository(text: &str) -> Result<RepoName, AccountsError> {
         .map_err(|e| AccountsError::Invalid(format!("invalid repository {text:?}: {e}")))
 }
 
-fn parse_digest(text: &str) -> Result<Digest, AccountsError> {
+pub(crate) fn parse_digest(text: &str) -> Result<Digest, AccountsError> {
     text.parse()
         .map_err(|e| AccountsError::Invalid(format!("invalid digest {text:?}: {e}")))
 }

@@ -21,6 +21,8 @@ mod error;
 mod gate_admin;
 mod login;
 mod manage;
+mod reports;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -34,6 +36,10 @@ pub use gate_admin::{
     ImageView, PolicyView,
 };
 pub use manage::{NewRobot, RobotView, TenantView, UserView};
+pub use reports::{ReportDownload, ReportQuery};
+pub use webhooks::{
+    AttemptView, DeliveryView, NewWebhook, WebhookCreated, WebhookSettings, WebhookView,
+};
 
 /// Who performs a management operation.
 #[derive(Debug, Clone)]
@@ -63,6 +69,10 @@ pub struct Accounts {
     throttle: LoginThrottle,
     /// Re-evaluates images after policy and exception changes, once installed.
     gate: std::sync::OnceLock<Arc<dyn GateTrigger>>,
+    /// Where scan reports are read from, once installed.
+    reports: std::sync::OnceLock<Arc<dyn airlock_store::ReportStore>>,
+    /// What webhook URLs are accepted.
+    webhooks: std::sync::OnceLock<WebhookSettings>,
 }
 
 impl std::fmt::Debug for Accounts {
@@ -86,6 +96,8 @@ impl Accounts {
             tokens,
             throttle,
             gate: std::sync::OnceLock::new(),
+            reports: std::sync::OnceLock::new(),
+            webhooks: std::sync::OnceLock::new(),
         }
     }
 

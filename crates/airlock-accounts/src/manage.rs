@@ -548,5 +548,8 @@ fn describe(action: &ManageAction) -> String {
         ManageAction::ApproveException(t) => {
             format!("approve or revoke exceptions of tenant {t}")
         }
+        ManageAction::ReadReports(t) => format!("read the scan reports of tenant {t}"),
+        ManageAction::ManageWebhooks(None) => "manage global webhooks".into(),
+        ManageAction::ManageWebhooks(Some(t)) => format!("manage the webhooks of tenant {t}"),
     }
 }

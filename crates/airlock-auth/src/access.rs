@@ -187,6 +187,13 @@ pub enum ManageAction {
     /// tenant (an approver must also not be the requester; the accounts
     /// service checks that).
     ApproveException(TenantId),
+    /// Download a tenant's scan reports and SBOMs: admin, auditor, any
+    /// member of the tenant (robots included, so CI can fetch its SBOM).
+    ReadReports(TenantId),
+    /// Create, list, test and delete a tenant's webhooks and read their
+    /// deliveries: admin, developer or security of the tenant. Global
+    /// subscriptions (`None`, every tenant's events): admin.
+    ManageWebhooks(Option<TenantId>),
 }
 
 /// Whether `principal` may perform a management action.
@@ -199,9 +206,9 @@ pub fn manage_allows(principal: &Principal, action: &ManageAction) -> bool {
         Principal::Robot { roles, .. } => {
             return match action {
                 ManageAction::ListTenants | ManageAction::ReadPolicy(None) => true,
-                ManageAction::ReadPolicy(Some(t)) | ManageAction::ReadGate(t) => {
-                    roles.tenant_role(t).is_some()
-                }
+                ManageAction::ReadPolicy(Some(t))
+                | ManageAction::ReadGate(t)
+                | ManageAction::ReadReports(t) => roles.tenant_role(t).is_some(),
                 _ => false,
             };
         }
@@ -226,14 +233,14 @@ pub fn manage_allows(principal: &Principal, action: &ManageAction) -> bool {
                 )
         }
         ManageAction::ReadPolicy(None) => true,
-        ManageAction::ReadPolicy(Some(t)) | ManageAction::ReadGate(t) => {
-            admin || auditor || roles.tenant_role(t).is_some()
-        }
-        ManageAction::SetPolicy(None) => admin,
+        ManageAction::ReadPolicy(Some(t))
+        | ManageAction::ReadGate(t)
+        | ManageAction::ReadReports(t) => admin || auditor || roles.tenant_role(t).is_some(),
+        ManageAction::SetPolicy(None) | ManageAction::ManageWebhooks(None) => admin,
         ManageAction::SetPolicy(Some(t)) | ManageAction::ApproveException(t) => {
             admin || roles.tenant_role(t) == Some(TenantRole::Security)
         }
-        ManageAction::RequestException(t) => {
+        ManageAction::RequestException(t) | ManageAction::ManageWebhooks(Some(t)) => {
             admin
                 || matches!(
                     roles.tenant_role(t),
@@ -486,6 +493,28 @@ mod tests {
             ("security", &sec, ReadAudit, false),
             ("promoter", &promoter, ReadAudit, false),
             ("promoter", &promoter, ManageTenants, false),
+            ("admin", &admin, ReadReports(globex()), true),
+            ("auditor", &auditor, ReadReports(globex()), true),
+            ("reader own", &reader, ReadReports(acme()), true),
+            ("developer other", &dev, ReadReports(globex()), false),
+            ("robot own", &bot, ReadReports(acme()), true),
+            ("robot other", &bot, ReadReports(globex()), false),
+            ("scanner", &scanner, ReadReports(acme()), false),
+            ("admin", &admin, ManageWebhooks(Some(acme())), true),
+            ("admin global", &admin, ManageWebhooks(None), true),
+            ("developer own", &dev, ManageWebhooks(Some(acme())), true),
+            (
+                "developer other",
+                &dev,
+                ManageWebhooks(Some(globex())),
+                false,
+            ),
+            ("developer global", &dev, ManageWebhooks(None), false),
+            ("security own", &sec, ManageWebhooks(Some(acme())), true),
+            ("security global", &sec, ManageWebhooks(None), false),
+            ("reader own", &reader, ManageWebhooks(Some(acme())), false),
+            ("auditor", &auditor, ManageWebhooks(Some(acme())), false),
+            ("robot", &bot, ManageWebhooks(Some(acme())), false),
         ];
         for (label, principal, action, want) in cases {
             assert_eq!(

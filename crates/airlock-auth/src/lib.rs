@@ -42,6 +42,7 @@ pub use password::{
     GENERATED_PASSWORD_LEN, generate_password, hash_password, verify_dummy, verify_password,
 };
 pub use principal::{Principal, PrincipalKind, Roles};
+pub use random::random_bytes;
 pub use robot::{
     ROBOT_NAME_MAX_LEN, RobotSecret, hashes_equal, new_robot_secret, parse_robot_account_name,
     robot_account_name, robot_token_hash, robot_token_prefix,

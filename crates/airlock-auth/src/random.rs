@@ -8,7 +8,7 @@ const ALPHANUMERIC: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghij
 ///
 /// # Panics
 /// If the system random number generator fails, which leaves nothing safe to do.
-pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator failed");
     bytes

@@ -89,12 +89,14 @@ fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
         data_dir: Some(data_dir.to_path_buf()),
         log_format: None,
         log_level: None,
+        webhook_allow_http: None,
+        webhook_allow_private: None,
     };
     let config = crate::config::Config::load(&common, None)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let queued = runtime.block_on(async {
         let database = crate::cmd_serve::open_database(&config).await?;
-        let gate = crate::cmd_serve::open_gate(&config, database)?;
+        let gate = crate::cmd_serve::open_gate(&config, database).await?;
         gate.reevaluate_all(None)
             .await
             .map_err(|e| anyhow::anyhow!("cannot queue re-evaluations: {e}"))

@@ -123,7 +123,7 @@ where
     runtime.block_on(async {
         let database = crate::cmd_serve::open_database(&config).await?;
         let accounts = crate::cmd_serve::open_accounts(&config, database.clone())?;
-        let gate = crate::cmd_serve::open_gate(&config, database)?;
+        let gate = crate::cmd_serve::open_gate(&config, database).await?;
         accounts.set_gate_trigger(Arc::new(GateReevaluation(gate)));
         body(accounts, local_operator(), RequestContext::default())
             .await

@@ -8,10 +8,11 @@ use airlock_accounts::Accounts;
 use airlock_audit::SyslogForwarder;
 use airlock_auth::{LoginThrottle, TokenKeys, TokenService};
 use airlock_db_sqlite::SqliteMetadataStore;
+use airlock_gate::reports::ReportOutput;
 use airlock_gate::{Gate, GateConfig};
 use airlock_registry::{Registry, RegistryConfig};
-use airlock_store::{AuditFilter, AuditStore};
-use airlock_store_fs::FsBlobStore;
+use airlock_store::{AuditFilter, AuditStore, ReportStore};
+use airlock_store_fs::{FsBlobStore, FsReportStore};
 use anyhow::Context;
 
 use crate::config::{CommonArgs, Config, ServerArgs};
@@ -50,17 +51,40 @@ pub fn open_accounts(
     if created {
         tracing::info!(path = %key_path.display(), "generated the token signing key");
     }
-    Ok(Arc::new(Accounts::new(
+    let accounts = Accounts::new(
         database,
         TokenService::new(keys, SERVICE, config.token_ttl),
         LoginThrottle::default(),
-    )))
+    );
+    accounts.set_report_store(open_report_store(config)?);
+    accounts.set_webhook_settings(config.webhook_settings());
+    Ok(Arc::new(accounts))
+}
+
+/// The object store scan reports are kept in: `<data-dir>/objects`.
+pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+    let root = config.data_dir.join("objects");
+    let store = FsReportStore::open(&root)
+        .with_context(|| format!("cannot open the report store {}", root.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The base of absolute links (reports in events): the configured
+/// external URL, else the listen address.
+pub fn external_base(config: &Config) -> String {
+    config
+        .external_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen))
 }
 
 /// Builds the gate over the database: scans run as `airlock scan-job`
 /// children with the configured limits, matching uses the OSV database in
 /// the data directory.
-pub fn open_gate(config: &Config, database: Arc<SqliteMetadataStore>) -> anyhow::Result<Arc<Gate>> {
+pub async fn open_gate(
+    config: &Config,
+    database: Arc<SqliteMetadataStore>,
+) -> anyhow::Result<Arc<Gate>> {
     let limits = crate::scan_runner::ScanJobLimits {
         max_memory_bytes: config.scan_max_memory,
         wall_time: config.scan_timeout,
@@ -74,15 +98,42 @@ pub fn open_gate(config: &Config, database: Arc<SqliteMetadataStore>) -> anyhow:
     .context("cannot find the airlock executable for scan jobs")?;
     let matcher =
         crate::vuln_matcher::VulnDbMatcher::new(config.data_dir.join("vulndb").join("osv.db"));
-    Ok(Arc::new(Gate::new(
-        database,
-        Arc::new(runner),
-        Arc::new(matcher),
-        GateConfig {
-            rejected_retention: config.rejected_retention,
-            ..GateConfig::default()
-        },
-    )))
+    let blobs = FsBlobStore::open(config.data_dir.join("storage"))
+        .await
+        .context("cannot open the blob store")?;
+    let reports = ReportOutput {
+        store: open_report_store(config)?,
+        blobs: Arc::new(blobs),
+        external_url: external_base(config),
+    };
+    Ok(Arc::new(
+        Gate::new(
+            database,
+            Arc::new(runner),
+            Arc::new(matcher),
+            GateConfig {
+                rejected_retention: config.rejected_retention,
+                ..GateConfig::default()
+            },
+        )
+        .with_reports(reports),
+    ))
+}
+
+/// The webhook dispatcher's settings from the configuration.
+pub fn dispatch_config(config: &Config) -> anyhow::Result<airlock_notify::DispatchConfig> {
+    let webhooks = &config.webhooks;
+    let mut dispatch = airlock_notify::DispatchConfig::new(external_base(config));
+    dispatch.timeout = webhooks.timeout;
+    dispatch.targets = webhooks.targets;
+    dispatch.schedule = airlock_webhook::RetrySchedule::new(
+        webhooks.retry_initial,
+        2,
+        Duration::from_secs(3600).max(webhooks.retry_initial),
+        webhooks.give_up_after,
+    )
+    .context("invalid webhook retry settings")?;
+    Ok(dispatch)
 }
 
 /// Starts `count` scan workers and the reconciliation loop; they stop when
@@ -130,6 +181,17 @@ pub fn start_gate_workers(
                 Ok(0) => {}
                 Ok(moved) => tracing::info!(images = moved, "gate reconciliation moved images on"),
                 Err(e) => tracing::warn!(error = %e, "gate reconciliation failed"),
+            }
+            match reconciler
+                .notice_expired_exceptions(time::OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(0) => {}
+                Ok(expired) => tracing::info!(
+                    exceptions = expired,
+                    "exceptions expired; re-evaluating their tenants' promoted images"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not handle expired exceptions"),
             }
             match reconciler
                 .expire_rejected(time::OffsetDateTime::now_utc())
@@ -222,11 +284,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
              airlock: it is shown only this once; change it with `airlock user passwd admin`"
         );
     }
-    let gate = open_gate(&config, database.clone())?;
+    let gate = open_gate(&config, database.clone()).await?;
     registry.observe_pushes(gate.clone());
     accounts.set_gate_trigger(Arc::new(crate::cmd_gate::GateReevaluation(gate.clone())));
     let stop = tokio_util::sync::CancellationToken::new();
     let workers = start_gate_workers(&gate, config.scan_workers, &stop);
+    let dispatcher = airlock_notify::Dispatcher::new(database.clone(), dispatch_config(&config)?)
+        .context("cannot start the webhook dispatcher")?;
+    let dispatching = tokio::spawn(dispatcher.run(stop.clone()));
     let forwarding = config.audit_syslog.clone().map(|target| {
         tokio::spawn(forward_audit(
             database.clone(),
@@ -262,6 +327,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     for worker in workers {
         let _ = worker.await;
     }
+    let _ = dispatching.await;
     if let Some(forwarding) = forwarding {
         forwarding.abort();
     }

@@ -21,7 +21,7 @@ pub fn run(args: WorkerArgs) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let database = crate::cmd_serve::open_database(&config).await?;
-        let gate = crate::cmd_serve::open_gate(&config, database)?;
+        let gate = crate::cmd_serve::open_gate(&config, database).await?;
         let stop = tokio_util::sync::CancellationToken::new();
         let workers =
             crate::cmd_serve::start_gate_workers(&gate, config.scan_workers.max(1), &stop);

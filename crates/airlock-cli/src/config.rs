@@ -26,6 +26,12 @@ pub struct CommonArgs {
     /// Log filter, e.g. `info` or `airlock=debug` [default: info].
     #[arg(long, env = "AIRLOCK_LOG_LEVEL")]
     pub log_level: Option<String>,
+    /// Accept plain http:// webhook URLs (development only) [default: false].
+    #[arg(long, env = "AIRLOCK_WEBHOOK_ALLOW_HTTP")]
+    pub webhook_allow_http: Option<bool>,
+    /// Accept webhook URLs on loopback and private addresses [default: false].
+    #[arg(long, env = "AIRLOCK_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: Option<bool>,
 }
 
 /// Flags of `airlock serve` that configure the server.
@@ -61,6 +67,15 @@ pub struct ServerArgs {
     /// How long rejected images stay in unscanned/ for inspection, e.g. `7d` [default: 7d].
     #[arg(long, env = "AIRLOCK_REJECTED_RETENTION")]
     pub rejected_retention: Option<String>,
+    /// Time limit of one webhook request, e.g. `10s` [default: 10s].
+    #[arg(long, env = "AIRLOCK_WEBHOOK_TIMEOUT")]
+    pub webhook_timeout: Option<String>,
+    /// Delay before the first webhook retry; doubles per attempt, e.g. `5s` [default: 5s].
+    #[arg(long, env = "AIRLOCK_WEBHOOK_RETRY_INITIAL")]
+    pub webhook_retry_initial: Option<String>,
+    /// How long a webhook delivery is retried before it is dead-lettered [default: 24h].
+    #[arg(long, env = "AIRLOCK_WEBHOOK_GIVE_UP_AFTER")]
+    pub webhook_give_up_after: Option<String>,
 }
 
 /// The configuration file, as written.
@@ -80,6 +95,11 @@ struct RawConfig {
     scan_timeout: Option<String>,
     scan_max_memory: Option<u64>,
     rejected_retention: Option<String>,
+    webhook_allow_http: Option<bool>,
+    webhook_allow_private: Option<bool>,
+    webhook_timeout: Option<String>,
+    webhook_retry_initial: Option<String>,
+    webhook_give_up_after: Option<String>,
 }
 
 /// How logs are written.
@@ -107,6 +127,20 @@ pub struct Config {
     pub scan_timeout: Duration,
     pub scan_max_memory: u64,
     pub rejected_retention: Duration,
+    pub webhooks: WebhookConfig,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookConfig {
+    /// Which targets are accepted.
+    pub targets: airlock_webhook::TargetPolicy,
+    /// Time limit of one request.
+    pub timeout: Duration,
+    /// Delay before the first retry.
+    pub retry_initial: Duration,
+    /// Retry deadline, counted from the event.
+    pub give_up_after: Duration,
 }
 
 /// Parses `90s`, `15m`, `24h`, `7d` (a bare number means seconds).
@@ -117,16 +151,71 @@ pub fn parse_duration(text: &str) -> anyhow::Result<Duration> {
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let number: u64 = number.parse().with_context(|| {
-        format!("invalid duration {text:?}: expected a number followed by s, m, h or d")
+        format!("invalid duration {text:?}: expected a number followed by ms, s, m, h or d")
     })?;
     let seconds = match unit {
+        "ms" => return Ok(Duration::from_millis(number)),
         "" | "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
-        other => bail!("invalid duration {text:?}: unknown unit {other:?} (use s, m, h or d)"),
+        other => bail!("invalid duration {text:?}: unknown unit {other:?} (use ms, s, m, h or d)"),
     };
     Ok(Duration::from_secs(number.saturating_mul(seconds)))
+}
+
+fn webhook_config(
+    common: &CommonArgs,
+    server: Option<&ServerArgs>,
+    file: &RawConfig,
+) -> anyhow::Result<WebhookConfig> {
+    let duration =
+        |flag: Option<String>, key: &str, default: Duration| -> anyhow::Result<Duration> {
+            let value = match flag {
+                Some(text) => parse_duration(&text).with_context(|| format!("invalid {key}"))?,
+                None => default,
+            };
+            if value.is_zero() {
+                bail!("{key} must be greater than zero");
+            }
+            Ok(value)
+        };
+    let timeout = duration(
+        server
+            .and_then(|s| s.webhook_timeout.clone())
+            .or(file.webhook_timeout.clone()),
+        "webhook_timeout",
+        Duration::from_secs(10),
+    )?;
+    let retry_initial = duration(
+        server
+            .and_then(|s| s.webhook_retry_initial.clone())
+            .or(file.webhook_retry_initial.clone()),
+        "webhook_retry_initial",
+        Duration::from_secs(5),
+    )?;
+    let give_up_after = duration(
+        server
+            .and_then(|s| s.webhook_give_up_after.clone())
+            .or(file.webhook_give_up_after.clone()),
+        "webhook_give_up_after",
+        Duration::from_secs(24 * 3600),
+    )?;
+    Ok(WebhookConfig {
+        targets: airlock_webhook::TargetPolicy {
+            allow_http: common
+                .webhook_allow_http
+                .or(file.webhook_allow_http)
+                .unwrap_or(false),
+            allow_private: common
+                .webhook_allow_private
+                .or(file.webhook_allow_private)
+                .unwrap_or(false),
+        },
+        timeout,
+        retry_initial,
+        give_up_after,
+    })
 }
 
 fn read_file(path: &Path) -> anyhow::Result<RawConfig> {
@@ -142,6 +231,7 @@ impl Config {
             Some(path) => read_file(path)?,
             None => RawConfig::default(),
         };
+        let webhooks = webhook_config(common, server, &file)?;
         let listen_text = server
             .and_then(|s| s.listen.clone())
             .or(file.listen)
@@ -242,6 +332,7 @@ impl Config {
             None => Duration::from_secs(7 * 86_400),
         };
         Ok(Config {
+            webhooks,
             rejected_retention,
             scan_workers,
             scan_timeout,
@@ -256,6 +347,14 @@ impl Config {
             max_manifest_bytes,
             upload_ttl,
         })
+    }
+
+    /// The settings the accounts service checks webhook URLs with.
+    pub fn webhook_settings(&self) -> airlock_accounts::WebhookSettings {
+        airlock_accounts::WebhookSettings {
+            targets: self.webhooks.targets,
+            nats: cfg!(feature = "nats"),
+        }
     }
 
     /// Starts logging as configured.
@@ -281,6 +380,8 @@ mod tests {
             data_dir: None,
             log_format: None,
             log_level: None,
+            webhook_allow_http: None,
+            webhook_allow_private: None,
         }
     }
 
@@ -296,6 +397,9 @@ mod tests {
             scan_timeout: None,
             scan_max_memory: None,
             rejected_retention: None,
+            webhook_timeout: None,
+            webhook_retry_initial: None,
+            webhook_give_up_after: None,
         }
     }
 

@@ -8,6 +8,7 @@ mod cmd_audit;
 mod cmd_db;
 mod cmd_gate;
 mod cmd_gc;
+mod cmd_report;
 mod cmd_robot;
 mod cmd_scan;
 mod cmd_scan_job;
@@ -15,6 +16,7 @@ mod cmd_serve;
 mod cmd_tenant;
 mod cmd_user;
 mod cmd_wait;
+mod cmd_webhook;
 mod cmd_worker;
 mod config;
 mod local;
@@ -65,6 +67,12 @@ enum Command {
     /// Request, approve, list and revoke policy exceptions.
     #[command(subcommand)]
     Exception(cmd_gate::ExceptionCommand),
+    /// Manage webhook subscriptions and read their delivery log.
+    #[command(subcommand)]
+    Webhook(cmd_webhook::WebhookCommand),
+    /// Download scan reports (HTML, JSON, SARIF, CycloneDX, SPDX).
+    #[command(subcommand)]
+    Report(cmd_report::ReportCommand),
     /// Wait until the gate decides on a pushed image (exit 0 promoted, 1 rejected, 2 otherwise).
     Wait(cmd_wait::WaitArgs),
 }
@@ -85,6 +93,8 @@ fn main() -> std::process::ExitCode {
         Command::Policy(command) => cmd_gate::run_policy(command),
         Command::Exception(command) => cmd_gate::run_exception(command),
         Command::Wait(args) => cmd_wait::run(args),
+        Command::Webhook(command) => cmd_webhook::run(command),
+        Command::Report(command) => cmd_report::run(command),
     };
     match result {
         Ok(code) => std::process::ExitCode::from(code),

@@ -17,7 +17,8 @@ use airlock_auth::TenantId;
 use airlock_oci::{Digest, RepoName};
 use airlock_store::{
     ExceptionRecord, GateStore, HistoryEntry, ImageRecord, ImageState, Job, JobKind, JobOutcome,
-    Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, StoreError, Transition,
+    Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, ScanReportRecord, StoreError,
+    Transition,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
@@ -27,7 +28,7 @@ use crate::audit::append_in;
 use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, parse_digest, to_millis};
 
 const IMAGE_COLUMNS: &str = "id, tenant, repository, digest, media_type, state, reason, verdict, \
-     policy_tenant, policy_version, attempts, created_at, updated_at";
+     policy_tenant, policy_version, attempts, created_at, updated_at, pushed_by";
 
 const JOB_COLUMNS: &str =
     "id, kind, lane, tenant, image_id, attempts, max_attempts, worker, lease_expires_at";
@@ -98,6 +99,7 @@ fn image_from_row(row: &SqliteRow) -> Result<ImageRecord, StoreError> {
         attempts: read_count(row.get(10)),
         created_at: from_millis(row.get(11)),
         updated_at: from_millis(row.get(12)),
+        pushed_by: row.get(13),
     })
 }
 
@@ -139,7 +141,7 @@ fn exception_from_row(row: &SqliteRow) -> Result<ExceptionRecord, StoreError> {
     })
 }
 
-fn outbox_from_row(row: &SqliteRow) -> Result<OutboxEvent, StoreError> {
+pub(crate) fn outbox_from_row(row: &SqliteRow) -> Result<OutboxEvent, StoreError> {
     Ok(OutboxEvent {
         id: row.get(0),
         event_type: row.get(1),
@@ -214,7 +216,7 @@ async fn append_history(
     .map_err(db_error("append image history"))
 }
 
-async fn append_outbox(
+pub(crate) async fn append_outbox(
     conn: &mut SqliteConnection,
     events: &[OutboxEvent],
 ) -> Result<(), StoreError> {
@@ -373,6 +375,9 @@ async fn apply_transition(
     .await?;
     append_in(conn, &transition.audit).await?;
     append_outbox(conn, &transition.outbox).await?;
+    if let Some(report) = &transition.report {
+        insert_scan_report(conn, report).await?;
+    }
     if let Some(job) = &transition.enqueue {
         insert_job(conn, job).await?;
     }
@@ -380,6 +385,48 @@ async fn apply_transition(
         end_job(conn, *job_id, outcome).await?;
     }
     Ok(image)
+}
+
+async fn insert_scan_report(
+    conn: &mut SqliteConnection,
+    report: &ScanReportRecord,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO scan_reports (scan_id, image_id, tenant, repository, digest, prefix, passed,
+             created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(report.scan_id.clone())
+    .bind(report.image_id)
+    .bind(report.tenant.as_str().to_owned())
+    .bind(report.repository.as_str().to_owned())
+    .bind(report.digest.to_string())
+    .bind(report.prefix.clone())
+    .bind(report.passed)
+    .bind(to_millis(report.created_at))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error("record scan report"))?;
+    Ok(())
+}
+
+fn scan_report_from_row(row: &SqliteRow) -> Result<ScanReportRecord, StoreError> {
+    Ok(ScanReportRecord {
+        scan_id: row.get(0),
+        image_id: row.get(1),
+        tenant: row
+            .get::<String, _>(2)
+            .parse()
+            .map_err(|e| unreadable("scan report tenant", e))?,
+        repository: row
+            .get::<String, _>(3)
+            .parse()
+            .map_err(|e| unreadable("scan report repository", e))?,
+        digest: parse_digest(row.get::<&str, _>(4))?,
+        prefix: row.get(5),
+        passed: row.get(6),
+        created_at: from_millis(row.get(7)),
+    })
 }
 
 /// The digests to copy when promoting `root` out of `repository_id`: the
@@ -429,8 +476,8 @@ impl GateStore for SqliteMetadataStore {
         let now = now_millis();
         let inserted: Option<i64> = sqlx::query_scalar(
             "INSERT INTO images (tenant, repository, digest, media_type, state, attempts, created_at,
-                 updated_at)
-             VALUES (?, ?, ?, ?, 'received', 0, ?, ?)
+                 updated_at, pushed_by)
+             VALUES (?, ?, ?, ?, 'received', 0, ?, ?, ?)
              ON CONFLICT (repository, digest) DO NOTHING RETURNING id",
         )
         .bind(image.tenant.as_str().to_owned())
@@ -439,6 +486,7 @@ impl GateStore for SqliteMetadataStore {
         .bind(image.media_type.clone())
         .bind(now)
         .bind(now)
+        .bind(image.pushed_by.clone())
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error("record push"))?;
@@ -659,6 +707,7 @@ impl GateStore for SqliteMetadataStore {
                 repository: name.parse().map_err(|e| unreadable("repository", e))?,
                 digest: parse_digest(row.get::<&str, _>(1))?,
                 media_type: row.get(2),
+                pushed_by: None,
             });
         }
         Ok(pushes)
@@ -1032,6 +1081,68 @@ impl GateStore for SqliteMetadataStore {
         rows.iter().map(exception_from_row).collect()
     }
 
+    async fn unnoticed_expiries(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ExceptionRecord>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {EXCEPTION_COLUMNS} FROM exceptions
+             WHERE expires_at <= ? AND revoked_at IS NULL AND expiry_noticed_at IS NULL
+             ORDER BY seq"
+        )))
+        .bind(to_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list expired exceptions"))?;
+        rows.iter().map(exception_from_row).collect()
+    }
+
+    async fn notice_expiry(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+        outbox: &[OutboxEvent],
+    ) -> Result<bool, StoreError> {
+        let mut tx = begin_write(self, "exception expiry").await?;
+        let changed = sqlx::query(
+            "UPDATE exceptions SET expiry_noticed_at = ? WHERE id = ? AND expiry_noticed_at IS NULL",
+        )
+        .bind(to_millis(at))
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("notice exception expiry"))?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        append_outbox(&mut tx, outbox).await?;
+        commit(tx, "exception expiry").await?;
+        Ok(true)
+    }
+
+    async fn scan_reports(
+        &self,
+        tenant: &TenantId,
+        digest: &Digest,
+    ) -> Result<Vec<ScanReportRecord>, StoreError> {
+        sqlx::query(
+            "SELECT scan_id, image_id, tenant, repository, digest, prefix, passed, created_at
+             FROM scan_reports WHERE tenant = ? AND digest = ?
+             ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(tenant.as_str().to_owned())
+        .bind(digest.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list scan reports"))?
+        .iter()
+        .map(scan_report_from_row)
+        .collect()
+    }
+
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, type, tenant, subject, time, data FROM outbox
@@ -1042,6 +1153,17 @@ impl GateStore for SqliteMetadataStore {
         .await
         .map_err(db_error("read outbox"))?;
         rows.iter().map(outbox_from_row).collect()
+    }
+
+    async fn outbox_event(&self, id: &str) -> Result<Option<OutboxEvent>, StoreError> {
+        sqlx::query("SELECT id, type, tenant, subject, time, data FROM outbox WHERE id = ?")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error("read outbox event"))?
+            .as_ref()
+            .map(outbox_from_row)
+            .transpose()
     }
 
     async fn mark_delivered(&self, ids: &[String], at: OffsetDateTime) -> Result<(), StoreError> {

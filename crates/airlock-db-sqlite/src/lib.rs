@@ -9,6 +9,7 @@
 mod audit;
 mod gate;
 mod identity;
+mod webhook;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -684,6 +685,15 @@ mod tests {
             .await
             .unwrap();
         airlock_store::testsuite::gate_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_webhook_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        airlock_store::testsuite::webhook_store(&store).await;
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 
 pub mod lifecycle;
 mod matcher;
+pub mod reports;
 mod runner;
 mod service;
 

@@ -27,6 +27,7 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::lifecycle::{self, Effect, Event};
+use crate::reports::ReportOutput;
 use crate::{ScanFailure, ScanRequest, ScanRunner, VulnerabilityMatcher};
 
 /// Tunables of the gate.
@@ -78,11 +79,12 @@ pub enum GateError {
 /// The quarantine gate.
 #[derive(Debug)]
 pub struct Gate {
-    db: Arc<dyn Database>,
+    pub(crate) db: Arc<dyn Database>,
     runner: Arc<dyn ScanRunner>,
     matcher: Arc<dyn VulnerabilityMatcher>,
     config: GateConfig,
     wake: tokio::sync::Notify,
+    pub(crate) reports: Option<ReportOutput>,
 }
 
 fn scanner() -> Actor {
@@ -121,7 +123,16 @@ impl Gate {
             matcher,
             config,
             wake: tokio::sync::Notify::new(),
+            reports: None,
         }
+    }
+
+    /// Writes reports for every decided scan to `output`, and attaches the
+    /// SBOM and scan report to promoted images. Without it (unit tests of
+    /// the lifecycle) no reports are written.
+    pub fn with_reports(mut self, output: ReportOutput) -> Gate {
+        self.reports = Some(output);
+        self
     }
 
     /// The configuration in force.
@@ -136,6 +147,7 @@ impl Gate {
             "digest": image.digest.to_string(),
             "media_type": image.media_type,
             "state": image.state.as_str(),
+            "pusher": image.pushed_by,
         });
         if let (Some(object), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
             object.extend(extra);
@@ -207,6 +219,7 @@ impl Gate {
             repository: pushed.repository.clone(),
             digest: pushed.digest.clone(),
             media_type: pushed.media_type.clone(),
+            pushed_by: pushed.pusher.clone(),
         };
         let (image, _) = self.db.record_push(&record, &[], &[]).await?;
         let tag = pushed.tag.as_ref().map(|t| t.as_str().to_owned());
@@ -276,6 +289,7 @@ impl Gate {
                     media_type: pushed.media_type,
                     tag: None,
                     subject: None,
+                    pusher: pushed.pushed_by,
                 })
                 .await;
             match recorded {
@@ -328,6 +342,43 @@ impl Gate {
             ImageState::Passed => self.promote(image).await,
             _ => self.reject_failed(image).await,
         }
+    }
+
+    /// Announces exceptions that expired (`airlock.exception.expired`) and
+    /// re-evaluates their tenant's promoted images, which may now fail.
+    /// Returns how many expiries were handled.
+    pub async fn notice_expired_exceptions(&self, now: OffsetDateTime) -> Result<u64, GateError> {
+        let mut noticed = 0;
+        for exception in self.db.unnoticed_expiries(now).await? {
+            let target = format!("exception:{}", exception.id);
+            let data = json!({
+                "tenant": exception.tenant.as_str(),
+                "id": exception.id,
+                "vulnerability": exception.vulnerability,
+                "package": exception.package,
+                "repository": exception.repository,
+                "digest": exception.digest,
+                "expires_at": exception.expires_at.unix_timestamp(),
+            });
+            let audit = AuditEvent::new(Actor::system("gate"), "exception.expire", &target)
+                .tenant(exception.tenant.as_str())
+                .details(data.clone());
+            let event = OutboxEvent::new(
+                "airlock.exception.expired",
+                Some(exception.tenant.to_string()),
+                target.clone(),
+                data,
+            );
+            if self
+                .db
+                .notice_expiry(&exception.id, now, &audit, &[event])
+                .await?
+            {
+                self.reevaluate_all(Some(&exception.tenant)).await?;
+                noticed += 1;
+            }
+        }
+        Ok(noticed)
     }
 
     /// Removes the manifests of images rejected longer ago than the
@@ -510,23 +561,30 @@ impl Gate {
     /// Whether a tag of the image's repository points at its digest (a
     /// tagged manifest is gated on its own even when an index holds it).
     async fn is_tagged(&self, image: &ImageRecord) -> Result<bool, GateError> {
+        Ok(!self.tags_of(image).await?.is_empty())
+    }
+
+    /// The tags of the image's repository that point at its digest, sorted.
+    pub(crate) async fn tags_of(&self, image: &ImageRecord) -> Result<Vec<String>, GateError> {
         let tags = self
             .db
             .tags(&image.repository, None, None)
             .await?
             .unwrap_or_default();
-        for tag in tags {
-            let Ok(tag) = tag.parse() else { continue };
-            if let Some(found) = self
+        let mut found = Vec::new();
+        for name in tags {
+            let Ok(tag) = name.parse() else { continue };
+            if let Some(manifest) = self
                 .db
                 .manifest(&image.repository, &Reference::Tag(tag))
                 .await?
-                && found.digest == image.digest
+                && manifest.digest == image.digest
             {
-                return Ok(true);
+                found.push(name);
             }
         }
-        Ok(false)
+        found.sort();
+        Ok(found)
     }
 
     /// The stored inventory of the digest, or a new isolated scan.
@@ -738,12 +796,18 @@ impl Gate {
                 "vulnerability_data_age_seconds".into(),
                 json!(matched.data_age.map(|d| d.as_secs())),
             );
+            object.insert(
+                "top_findings".into(),
+                crate::reports::top_findings(&matched.reports, 20),
+            );
         }
         Ok(Ok(Evaluation {
             passed: verdict.passed,
             verdict: stored,
             policy: reference,
             demote_after: policy.demote_after(),
+            reports: matched.reports,
+            data_age: matched.data_age,
         }))
     }
 
@@ -754,8 +818,11 @@ impl Gate {
         reports: Vec<ScanReport>,
     ) -> Result<(), GateError> {
         let evaluated = self.evaluate(image, reports).await?;
-        let (passed, verdict, reference) = match evaluated {
-            Ok(found) => (found.passed, found.verdict, found.policy),
+        let (passed, mut verdict, reference, report) = match evaluated {
+            Ok(found) => {
+                let report = self.write_reports(image, &found).await?;
+                (found.passed, found.verdict, found.policy, report)
+            }
             Err(message) => {
                 let data = json!({ "reason": "invalid_policy", "error": message });
                 let (mut transition, _) =
@@ -771,12 +838,22 @@ impl Gate {
                 return Ok(());
             }
         };
-        let summary = json!({
-            "passed": passed,
-            "counts": verdict.get("counts"),
-            "failures": verdict.get("failures"),
-            "policy": reference,
-        });
+        if let (Some(report), Some(object)) = (&report, verdict.as_object_mut()) {
+            object.insert("scan_id".into(), json!(report.scan_id));
+            if let Some(output) = &self.reports {
+                object.insert(
+                    "reports".into(),
+                    crate::reports::report_links(
+                        &output.external_url,
+                        &image.tenant,
+                        &image.digest,
+                        &report.scan_id,
+                    ),
+                );
+            }
+        }
+        let tags = self.tags_of(image).await?;
+        let summary = crate::reports::decision_data(Some(&verdict), &tags);
         let (mut transition, _) = self.step(
             image,
             Event::Decided { passed },
@@ -786,6 +863,7 @@ impl Gate {
         )?;
         transition.verdict = Some(verdict);
         transition.policy = Some(reference);
+        transition.report = report;
         Self::finishing(&mut transition, job, JobOutcome::Done);
         let decided = self.db.transition(&transition).await?;
         if passed {
@@ -799,7 +877,10 @@ impl Gate {
         let target = scanned_twin(&image.repository).ok_or_else(|| {
             StoreError::Conflict(format!("{} has no scanned twin", image.repository))
         })?;
-        let data = json!({ "target": target.as_str(), "verdict": image.verdict });
+        self.attach_reports(image).await?;
+        let tags = self.tags_of(image).await?;
+        let mut data = crate::reports::decision_data(image.verdict.as_ref(), &tags);
+        data["target"] = json!(target.as_str());
         let (mut transition, _) =
             self.step(image, Event::Promote, promoter(), "image.promote", data)?;
         transition.audit[0] = transition.audit[0]
@@ -810,7 +891,9 @@ impl Gate {
     }
 
     async fn reject_failed(&self, image: &ImageRecord) -> Result<(), GateError> {
-        let data = json!({ "reason": "policy", "verdict": image.verdict });
+        let tags = self.tags_of(image).await?;
+        let mut data = crate::reports::decision_data(image.verdict.as_ref(), &tags);
+        data["reason"] = json!("policy");
         let (mut transition, _) =
             self.step(image, Event::Reject, scanner(), "image.reject", data)?;
         transition.reason = Some("policy".into());
@@ -867,6 +950,7 @@ impl Gate {
             mut verdict,
             policy: reference,
             demote_after,
+            ..
         }) = self.evaluate(&image, reports).await?
         else {
             // An invalid policy does not demote anything; it is refused when set.
@@ -991,11 +1075,15 @@ impl Gate {
 }
 
 /// What a policy evaluation decided.
-struct Evaluation {
-    passed: bool,
-    verdict: serde_json::Value,
-    policy: PolicyRef,
+pub(crate) struct Evaluation {
+    pub(crate) passed: bool,
+    pub(crate) verdict: serde_json::Value,
+    pub(crate) policy: PolicyRef,
     demote_after: Option<Duration>,
+    /// The matched platform reports the verdict was reached from.
+    pub(crate) reports: Vec<ScanReport>,
+    /// Age of the vulnerability data; `None` when there was none.
+    pub(crate) data_age: Option<Duration>,
 }
 
 #[async_trait::async_trait]

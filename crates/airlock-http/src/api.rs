@@ -77,12 +77,13 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/tenants/{tenant}/images", get(list_images))
         .route("/tenants/{tenant}/images/{digest}", get(image_status))
+        .merge(crate::notify_api::routes())
 }
 
 /// An authenticated API caller.
 pub(crate) struct Authenticated {
-    operator: Operator,
-    request: RequestContext,
+    pub(crate) operator: Operator,
+    pub(crate) request: RequestContext,
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -100,9 +101,9 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
-type ApiResult<T> = Result<T, Response>;
+pub(crate) type ApiResult<T> = Result<T, Response>;
 
-fn fail(error: AccountsError) -> Response {
+pub(crate) fn fail(error: AccountsError) -> Response {
     accounts_error_response(&error)
 }
 

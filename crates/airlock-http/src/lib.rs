@@ -17,6 +17,7 @@ mod error;
 mod listing;
 mod manifest;
 mod metrics;
+mod notify_api;
 mod upload;
 
 use std::sync::Arc;

@@ -67,6 +67,8 @@ pub struct PushedManifest {
     pub tag: Option<airlock_oci::Tag>,
     /// Its `subject`, if it is a referrer.
     pub subject: Option<Digest>,
+    /// Who pushed it (user or robot name), when authenticated.
+    pub pusher: Option<String>,
 }
 
 /// Told about every stored manifest, after its transaction committed.
@@ -575,6 +577,7 @@ impl Registry {
                     media_type: manifest.media_type.clone(),
                     tag: tag.cloned(),
                     subject: manifest.subject.clone(),
+                    pusher: caller.principal.as_ref().map(|p| p.name().to_owned()),
                 })
                 .await;
         }

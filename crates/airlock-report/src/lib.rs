@@ -18,6 +18,8 @@ use uuid::Uuid;
 
 pub mod cyclonedx;
 pub mod html;
+pub mod image;
+mod image_html;
 pub mod json;
 mod licenses;
 pub mod sarif;

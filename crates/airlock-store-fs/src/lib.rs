@@ -17,6 +17,10 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+mod reports;
+
+pub use reports::FsReportStore;
+
 use airlock_oci::{Algorithm, Digest};
 use airlock_store::{BlobStore, ByteStream, StoreError, StoredBlob};
 use futures::StreamExt;

@@ -112,6 +112,8 @@ pub struct ImageRecord {
     pub policy: Option<PolicyRef>,
     /// Failed scan attempts so far.
     pub attempts: u32,
+    /// Who pushed it first (user or robot name), when known.
+    pub pushed_by: Option<String>,
     /// When it was pushed first.
     pub created_at: OffsetDateTime,
     /// When its state last changed.
@@ -292,6 +294,8 @@ pub struct Transition {
     pub enqueue: Option<NewJob>,
     /// The leased job this ends, and how (the lease must still be held).
     pub finish: Option<(i64, String, JobOutcome)>,
+    /// The reports of the scan that led to it, already in the object store.
+    pub report: Option<ScanReportRecord>,
 }
 
 impl Transition {
@@ -310,6 +314,7 @@ impl Transition {
             outbox: Vec::new(),
             enqueue: None,
             finish: None,
+            report: None,
         }
     }
 }
@@ -325,6 +330,29 @@ pub struct PushedImage {
     pub digest: Digest,
     /// The manifest's media type.
     pub media_type: String,
+    /// Who pushed it (user or robot name), when known.
+    pub pushed_by: Option<String>,
+}
+
+/// The reports one scan left in the object store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanReportRecord {
+    /// The scan's id (a UUID): the last segment of `prefix`.
+    pub scan_id: String,
+    /// The image it is about.
+    pub image_id: i64,
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// The repository the image was pushed to.
+    pub repository: RepoName,
+    /// The image digest.
+    pub digest: Digest,
+    /// The object-store prefix the report files are under, ending in `/`.
+    pub prefix: String,
+    /// Whether the verdict passed.
+    pub passed: bool,
+    /// When the scan was decided.
+    pub created_at: OffsetDateTime,
 }
 
 /// A stored policy version.
@@ -555,10 +583,40 @@ pub trait GateStore: Send + Sync + std::fmt::Debug {
     /// A tenant's exceptions, newest first.
     async fn exceptions(&self, tenant: &TenantId) -> Result<Vec<ExceptionRecord>, StoreError>;
 
+    /// Exceptions (of every tenant) that expired at or before `now`, were
+    /// not revoked, and whose expiry was not yet noticed.
+    async fn unnoticed_expiries(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<ExceptionRecord>, StoreError>;
+
+    /// Notes that an exception's expiry was handled, with its audit record
+    /// and event. `false` if it was already noted (another process won).
+    async fn notice_expiry(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        audit: &AuditEvent,
+        outbox: &[OutboxEvent],
+    ) -> Result<bool, StoreError>;
+
+    // ----- reports -----
+
+    /// The scans of a tenant's digest that left reports, newest first
+    /// (whatever repository it was pushed to).
+    async fn scan_reports(
+        &self,
+        tenant: &TenantId,
+        digest: &Digest,
+    ) -> Result<Vec<ScanReportRecord>, StoreError>;
+
     // ----- outbox -----
 
     /// Undelivered events, oldest first, at most `limit`.
     async fn outbox(&self, limit: usize) -> Result<Vec<OutboxEvent>, StoreError>;
+
+    /// One event by id, delivered or not.
+    async fn outbox_event(&self, id: &str) -> Result<Option<OutboxEvent>, StoreError>;
 
     /// Marks events delivered so [`GateStore::outbox`] no longer returns
     /// them. Unknown or already delivered ids are ignored.

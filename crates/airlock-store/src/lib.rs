@@ -24,24 +24,28 @@ mod error;
 mod gate;
 mod identity;
 mod metadata;
+mod reports;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
+mod webhook;
 
 pub use audit::{AuditFilter, AuditStore};
 pub use blob::{BlobStore, ByteStream, StoredBlob};
 pub use error::StoreError;
 pub use gate::{
     ExceptionRecord, GateStore, HistoryEntry, ImageRecord, ImageState, Job, JobKind, JobOutcome,
-    Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, Transition,
+    Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, ScanReportRecord, Transition,
 };
 pub use identity::{IdentityStore, RobotRecord, TenantRecord, UserRecord};
+pub use reports::ReportStore;
+pub use webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, Subscription, WebhookStore};
 
 /// The whole metadata database: registry state, identities, the gate's
 /// state and the audit log live in one database so a change and its audit
 /// record share a transaction.
-pub trait Database: MetadataStore + IdentityStore + AuditStore + GateStore {}
+pub trait Database: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore {}
 
-impl<T: MetadataStore + IdentityStore + AuditStore + GateStore> Database for T {}
+impl<T: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore> Database for T {}
 pub use metadata::{
     BlobRef, GcCandidate, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
     UploadSession,

@@ -810,6 +810,7 @@ fn pushed(tenant_id: &str, repository: &RepoName, digest: &Digest) -> PushedImag
         repository: repository.clone(),
         digest: digest.clone(),
         media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        pushed_by: Some("alice".into()),
     }
 }
 
@@ -1580,4 +1581,424 @@ pub async fn gate_store<S: MetadataStore + GateStore + AuditStore>(store: &S) {
     assert_eq!(undelivered(store).await, pending[2..]);
 
     airlock_audit::verify(all_records(store).await).expect("chain verifies");
+}
+
+fn webhook_subscription(
+    id: &str,
+    tenant_id: Option<&str>,
+    events: &[&str],
+    created_at: OffsetDateTime,
+) -> crate::Subscription {
+    crate::Subscription {
+        id: id.to_owned(),
+        tenant: tenant_id.map(tenant),
+        url: format!("https://hooks.example.com/{id}"),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        description: format!("subscription {id}"),
+        created_by: "root".into(),
+        created_at,
+    }
+}
+
+fn webhook_event(event_type: &str, tenant_id: Option<&str>, subject: &str) -> OutboxEvent {
+    OutboxEvent::new(
+        event_type,
+        tenant_id.map(str::to_owned),
+        subject,
+        serde_json::json!({ "subject": subject }),
+    )
+}
+
+/// Writes `events` to the outbox the way the gate does: with a change.
+async fn emit<S: GateStore>(store: &S, events: &[OutboxEvent]) {
+    let repository = repo("unscanned/acme/webhooks");
+    let digest = digest_of(events[0].id.as_bytes());
+    store
+        .record_push(&pushed("acme", &repository, &digest), &[], events)
+        .await
+        .unwrap();
+}
+
+/// Event ids of a subscription's deliveries, oldest first.
+async fn delivered_events<S: crate::WebhookStore>(store: &S, subscription: &str) -> Vec<String> {
+    let mut deliveries = store.deliveries(subscription, usize::MAX).await.unwrap();
+    deliveries.reverse();
+    deliveries.into_iter().map(|d| d.event.id).collect()
+}
+
+async fn sorted_due<S: crate::WebhookStore>(store: &S, now: OffsetDateTime) -> Vec<String> {
+    let mut due = store.due_subscriptions(now).await.unwrap();
+    due.sort();
+    due
+}
+
+fn attempt(
+    delivery: i64,
+    number: u32,
+    at: OffsetDateTime,
+    status: Option<u16>,
+    error: Option<&str>,
+) -> crate::Attempt {
+    crate::Attempt {
+        delivery,
+        number,
+        at,
+        status,
+        latency_ms: 10 * u64::from(number),
+        error: error.map(str::to_owned),
+    }
+}
+
+/// Webhook subscriptions and deliveries: fan-out by tenant and event type,
+/// in-order delivery per subscription with head-of-line hold, attempts and
+/// their outcomes, soft deletion, redelivery and test events, each change
+/// with its audit record.
+pub async fn webhook_store<S: crate::WebhookStore + GateStore + AuditStore>(store: &S) {
+    use crate::{AttemptOutcome, DeliveryState};
+
+    // Whole seconds, so times survive any backend's precision.
+    let now =
+        OffsetDateTime::from_unix_timestamp(OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+    let later = now + Duration::minutes(1);
+    let audit_before = all_records(store).await.len();
+
+    // Subscriptions: two of acme (one filtered by type), one global, one
+    // of another tenant.
+    let acme_all = webhook_subscription("acme-all", Some("acme"), &[], now - Duration::seconds(4));
+    let acme_pushed = webhook_subscription(
+        "acme-pushed",
+        Some("acme"),
+        &["airlock.image.pushed"],
+        now - Duration::seconds(3),
+    );
+    let global = webhook_subscription("global", None, &[], now - Duration::seconds(2));
+    let other = webhook_subscription("other", Some("other"), &[], now - Duration::seconds(1));
+    for subscription in [&acme_all, &acme_pushed, &global, &other] {
+        store
+            .create_subscription(subscription, &change("webhook.create", &subscription.id))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        store
+            .create_subscription(&acme_all, &change("webhook.create", "acme-all"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.subscription("acme-all").await.unwrap(),
+        Some(acme_all.clone())
+    );
+    assert_eq!(store.subscription("nope").await.unwrap(), None);
+    assert_eq!(
+        store.subscriptions(Some(&tenant("acme"))).await.unwrap(),
+        vec![acme_all.clone(), acme_pushed.clone()]
+    );
+    assert_eq!(
+        store.subscriptions(None).await.unwrap(),
+        vec![
+            acme_all.clone(),
+            acme_pushed.clone(),
+            global.clone(),
+            other.clone()
+        ]
+    );
+
+    // Fan-out: tenant, global and event-type filters, oldest event first,
+    // `limit` events at a time, each event only once.
+    let pushed_event = webhook_event("airlock.image.pushed", Some("acme"), "acme/app@1");
+    let scanned_event = webhook_event("airlock.scan.completed", Some("acme"), "acme/app@1");
+    let other_event = webhook_event("airlock.image.pushed", Some("other"), "other/app@1");
+    let tenantless_event = webhook_event("airlock.vulndb.updated", None, "vulndb");
+    emit(store, &[pushed_event.clone(), scanned_event.clone()]).await;
+    emit(store, &[other_event.clone(), tenantless_event.clone()]).await;
+    assert_eq!(undelivered(store).await.len(), 4);
+    assert_eq!(
+        store.due_subscriptions(later).await.unwrap(),
+        Vec::<String>::new()
+    );
+    assert_eq!(store.fan_out(2, now).await.unwrap(), 2);
+    assert_eq!(
+        undelivered(store).await,
+        vec![other_event.id.clone(), tenantless_event.id.clone()]
+    );
+    assert_eq!(store.fan_out(100, now).await.unwrap(), 2);
+    assert_eq!(store.fan_out(100, now).await.unwrap(), 0);
+    assert!(undelivered(store).await.is_empty());
+    assert_eq!(
+        delivered_events(store, "acme-all").await,
+        vec![pushed_event.id.clone(), scanned_event.id.clone()]
+    );
+    assert_eq!(
+        delivered_events(store, "acme-pushed").await,
+        vec![pushed_event.id.clone()]
+    );
+    assert_eq!(
+        delivered_events(store, "global").await,
+        vec![
+            pushed_event.id.clone(),
+            scanned_event.id.clone(),
+            other_event.id.clone(),
+            tenantless_event.id.clone()
+        ]
+    );
+    assert_eq!(
+        delivered_events(store, "other").await,
+        vec![other_event.id.clone()]
+    );
+    let newest = store.deliveries("global", 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].event.id, tenantless_event.id);
+    assert_eq!(newest[0].event.tenant, None);
+    assert_eq!(newest[0].event.event_type, "airlock.vulndb.updated");
+    assert_eq!(newest[0].event.subject, "vulndb");
+    assert_eq!(
+        newest[0].event.data,
+        serde_json::json!({ "subject": "vulndb" })
+    );
+    assert_eq!(newest[0].state, DeliveryState::Pending);
+    assert_eq!(newest[0].attempts, 0);
+    assert_eq!(newest[0].created_at, now);
+    assert_eq!(newest[0].next_attempt_at, now);
+    assert_eq!(newest[0].last_status, None);
+    assert_eq!(newest[0].finished_at, None);
+
+    // Due at `now`, not before.
+    assert_eq!(
+        sorted_due(store, now).await,
+        vec!["acme-all", "acme-pushed", "global", "other"]
+    );
+    assert!(
+        store
+            .due_subscriptions(now - Duration::seconds(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .next_delivery("acme-all", now - Duration::seconds(1))
+            .await
+            .unwrap(),
+        None
+    );
+
+    // In order; a failed attempt scheduled for later holds back the rest of
+    // its subscription, not another subscription.
+    let first = store.next_delivery("acme-all", now).await.unwrap().unwrap();
+    assert_eq!(first.subscription, "acme-all");
+    assert_eq!(first.event.id, pushed_event.id);
+    let failed = attempt(first.id, 1, now, Some(500), Some("receiver answered 500"));
+    store
+        .record_attempt(&failed, AttemptOutcome::Retry(later))
+        .await
+        .unwrap();
+    assert_eq!(store.next_delivery("acme-all", now).await.unwrap(), None);
+    assert_eq!(
+        sorted_due(store, now).await,
+        vec!["acme-pushed", "global", "other"]
+    );
+    let global_first = store.next_delivery("global", now).await.unwrap().unwrap();
+    assert_eq!(global_first.event.id, pushed_event.id);
+    let retried = store
+        .next_delivery("acme-all", later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(retried.id, first.id);
+    assert_eq!(retried.state, DeliveryState::Pending);
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(retried.next_attempt_at, later);
+    assert_eq!(retried.last_status, Some(500));
+    assert_eq!(retried.last_error.as_deref(), Some("receiver answered 500"));
+    assert!(
+        sorted_due(store, later)
+            .await
+            .contains(&"acme-all".to_owned())
+    );
+
+    // Delivered: the next one comes up; the attempt log keeps both.
+    let succeeded = attempt(first.id, 2, later, Some(204), None);
+    store
+        .record_attempt(&succeeded, AttemptOutcome::Delivered)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.attempts(first.id).await.unwrap(),
+        vec![failed.clone(), succeeded.clone()]
+    );
+    assert!(matches!(
+        store
+            .record_attempt(&succeeded, AttemptOutcome::Delivered)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let done = store.deliveries("acme-all", usize::MAX).await.unwrap();
+    let done = done.iter().find(|d| d.id == first.id).unwrap();
+    assert_eq!(done.state, DeliveryState::Delivered);
+    assert_eq!(done.attempts, 2);
+    assert_eq!(done.last_status, Some(204));
+    assert_eq!(done.last_error, None);
+    assert!(done.finished_at.is_some());
+    let second = store.next_delivery("acme-all", now).await.unwrap().unwrap();
+    assert_eq!(second.event.id, scanned_event.id);
+
+    // Dead: nothing left for the subscription.
+    let gave_up = attempt(second.id, 1, now, None, Some("timed out"));
+    store
+        .record_attempt(&gave_up, AttemptOutcome::Dead)
+        .await
+        .unwrap();
+    assert_eq!(store.next_delivery("acme-all", later).await.unwrap(), None);
+    assert!(
+        !sorted_due(store, later)
+            .await
+            .contains(&"acme-all".to_owned())
+    );
+    let dead = &store.deliveries("acme-all", 1).await.unwrap()[0];
+    assert_eq!(dead.id, second.id);
+    assert_eq!(dead.state, DeliveryState::Dead);
+    assert_eq!(dead.last_status, None);
+    assert_eq!(dead.last_error.as_deref(), Some("timed out"));
+    assert!(dead.finished_at.is_some());
+    assert_eq!(store.attempts(second.id).await.unwrap(), vec![gave_up]);
+    assert!(store.attempts(-1).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .record_attempt(&attempt(-1, 1, now, None, None), AttemptOutcome::Dead)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Delete: hidden, its pending deliveries dead, its log still readable,
+    // no new deliveries.
+    store
+        .delete_subscription("global", &change("webhook.delete", "global"))
+        .await
+        .unwrap();
+    assert_eq!(store.subscription("global").await.unwrap(), None);
+    assert_eq!(
+        store.subscriptions(None).await.unwrap(),
+        vec![acme_all.clone(), acme_pushed.clone(), other.clone()]
+    );
+    let global_log = store.deliveries("global", usize::MAX).await.unwrap();
+    assert_eq!(global_log.len(), 4);
+    for delivery in &global_log {
+        assert_eq!(delivery.state, DeliveryState::Dead);
+        assert_eq!(delivery.last_error.as_deref(), Some("subscription deleted"));
+        assert!(delivery.finished_at.is_some());
+    }
+    assert_eq!(store.next_delivery("global", later).await.unwrap(), None);
+    assert!(
+        !sorted_due(store, later)
+            .await
+            .contains(&"global".to_owned())
+    );
+    assert!(matches!(
+        store
+            .delete_subscription("global", &change("webhook.delete", "global"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let after_delete = webhook_event("airlock.vulndb.updated", None, "vulndb-2");
+    emit(store, std::slice::from_ref(&after_delete)).await;
+    assert_eq!(store.fan_out(100, now).await.unwrap(), 1);
+    assert_eq!(
+        store.deliveries("global", usize::MAX).await.unwrap().len(),
+        4
+    );
+
+    // Redeliver: a new pending delivery per live subscription that had it.
+    let again = store
+        .redeliver(
+            &pushed_event.id,
+            later,
+            &change("webhook.redeliver", &pushed_event.id),
+        )
+        .await
+        .unwrap();
+    let mut again_subscriptions: Vec<&str> =
+        again.iter().map(|d| d.subscription.as_str()).collect();
+    again_subscriptions.sort_unstable();
+    assert_eq!(again_subscriptions, vec!["acme-all", "acme-pushed"]);
+    for delivery in &again {
+        assert_eq!(delivery.event.id, pushed_event.id);
+        assert_eq!(delivery.state, DeliveryState::Pending);
+        assert_eq!(delivery.attempts, 0);
+        assert_eq!(delivery.next_attempt_at, later);
+        assert!(delivery.id > second.id);
+    }
+    let redelivered = store
+        .next_delivery("acme-all", later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(redelivered.event.id, pushed_event.id);
+    assert!(store.attempts(redelivered.id).await.unwrap().is_empty());
+    assert_eq!(store.next_delivery("acme-all", now).await.unwrap(), None);
+    assert!(matches!(
+        store
+            .redeliver("no-such-event", later, &change("webhook.redeliver", "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Test event: stored as already fanned out, queued for one
+    // subscription only.
+    let test_event = webhook_event("airlock.webhook.test", Some("other"), "webhook/other");
+    let queued = store
+        .enqueue_test("other", &test_event, &change("webhook.test", "other"))
+        .await
+        .unwrap();
+    assert_eq!(queued.subscription, "other");
+    assert_eq!(queued.state, DeliveryState::Pending);
+    assert_eq!(queued.event.id, test_event.id);
+    assert_eq!(queued.event.event_type, "airlock.webhook.test");
+    assert_eq!(queued.event.subject, "webhook/other");
+    assert_eq!(queued.event.data, test_event.data);
+    assert!(undelivered(store).await.is_empty());
+    assert_eq!(store.fan_out(100, now).await.unwrap(), 0);
+    assert_eq!(
+        delivered_events(store, "other").await,
+        vec![other_event.id.clone(), test_event.id.clone()]
+    );
+    assert_eq!(
+        delivered_events(store, "acme-all").await,
+        vec![
+            pushed_event.id.clone(),
+            scanned_event.id.clone(),
+            pushed_event.id.clone()
+        ]
+    );
+    for missing in ["global", "nope"] {
+        let event = webhook_event("airlock.webhook.test", None, missing);
+        assert!(matches!(
+            store
+                .enqueue_test(missing, &event, &change("webhook.test", missing))
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    // Every change wrote its audit record, refused ones none.
+    let records = all_records(store).await;
+    let actions: Vec<(String, String)> = records[audit_before..]
+        .iter()
+        .map(|r| (r.event.action.clone(), r.event.target.clone()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("webhook.create", "acme-all"),
+        ("webhook.create", "acme-pushed"),
+        ("webhook.create", "global"),
+        ("webhook.create", "other"),
+        ("webhook.delete", "global"),
+        ("webhook.redeliver", pushed_event.id.as_str()),
+        ("webhook.test", "other"),
+    ]
+    .iter()
+    .map(|(a, t)| ((*a).to_owned(), (*t).to_owned()))
+    .collect();
+    assert_eq!(actions, expected);
+    airlock_audit::verify(records).expect("chain verifies");
 }

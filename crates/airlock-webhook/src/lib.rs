@@ -30,6 +30,25 @@
 //! [CloudEvents 1.0]: https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md
 //! [Standard Webhooks]: https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md
 
+/// Every event type airlock emits, as subscriptions name them.
+pub const EVENT_TYPES: &[&str] = &[
+    "airlock.image.pushed",
+    "airlock.scan.queued",
+    "airlock.scan.started",
+    "airlock.scan.completed",
+    "airlock.scan.failed",
+    "airlock.image.promoted",
+    "airlock.image.rejected",
+    "airlock.image.demoted",
+    "airlock.vulnerability.detected",
+    "airlock.policy.changed",
+    "airlock.exception.created",
+    "airlock.exception.approved",
+    "airlock.exception.revoked",
+    "airlock.exception.expired",
+    "airlock.webhook.test",
+];
+
 pub mod cloudevent;
 pub mod retry;
 pub mod signature;

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+pub mod gate;
+pub mod receiver;
+
 /// The binary under test.
 pub const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
 
@@ -98,6 +101,11 @@ const AIRLOCK_ENV: &[&str] = &[
     "AIRLOCK_AUDIT_SYSLOG",
     "AIRLOCK_EXTERNAL_URL",
     "AIRLOCK_TOKEN_TTL",
+    "AIRLOCK_WEBHOOK_ALLOW_HTTP",
+    "AIRLOCK_WEBHOOK_ALLOW_PRIVATE",
+    "AIRLOCK_WEBHOOK_TIMEOUT",
+    "AIRLOCK_WEBHOOK_RETRY_INITIAL",
+    "AIRLOCK_WEBHOOK_GIVE_UP_AFTER",
 ];
 
 /// Returns `true` when every tool is on `PATH`. When one is missing, panics

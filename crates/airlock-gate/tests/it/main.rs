@@ -13,6 +13,7 @@ mod fakes;
 mod multi_arch;
 mod recovery;
 mod reevaluation;
+mod reports;
 mod scan_errors;
 mod workers;
 
@@ -96,6 +97,19 @@ impl Stack {
     }
 
     pub async fn with_config(config: GateConfig) -> Stack {
+        Stack::build(config, None).await
+    }
+
+    /// A stack whose gate writes reports to `store` and links them from
+    /// `https://airlock.test`.
+    pub async fn with_reports(store: Arc<dyn airlock_store::ReportStore>) -> Stack {
+        Stack::build(test_config(), Some(store)).await
+    }
+
+    async fn build(
+        config: GateConfig,
+        reports: Option<Arc<dyn airlock_store::ReportStore>>,
+    ) -> Stack {
         let dir = tempfile::tempdir().expect("temporary directory");
         let db = Arc::new(
             SqliteMetadataStore::open(&dir.path().join("registry.db"))
@@ -122,12 +136,15 @@ impl Stack {
         ));
         let runner = Arc::new(FakeRunner::default());
         let matcher = Arc::new(FakeMatcher::default());
-        let gate = Arc::new(Gate::new(
-            db.clone(),
-            runner.clone(),
-            matcher.clone(),
-            config,
-        ));
+        let mut gate = Gate::new(db.clone(), runner.clone(), matcher.clone(), config);
+        if let Some(store) = reports {
+            gate = gate.with_reports(airlock_gate::reports::ReportOutput {
+                store,
+                blobs: blobs.clone(),
+                external_url: "https://airlock.test".into(),
+            });
+        }
+        let gate = Arc::new(gate);
         registry.observe_pushes(gate.clone());
         Stack {
             db,

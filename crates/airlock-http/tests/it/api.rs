@@ -428,18 +428,23 @@ async fn audit_exports_in_order_as_jsonl_and_csv() {
     reply.expect_error(StatusCode::FORBIDDEN, "DENIED");
 }
 
-/// The `.route("...")` paths of `crates/airlock-http/src/api.rs`.
+/// The `.route("...")` paths of the API's route tables
+/// (`crates/airlock-http/src/api.rs` and `notify_api.rs`).
 fn registered_routes() -> BTreeSet<String> {
-    let source = include_str!("../../src/api.rs");
     let mut routes = BTreeSet::new();
-    let mut rest = source;
-    while let Some(start) = rest.find(".route(") {
-        rest = &rest[start + ".route(".len()..];
-        let open = rest.find('"').expect("a route path");
-        let after = &rest[open + 1..];
-        let close = after.find('"').expect("a closing quote");
-        routes.insert(after[..close].to_owned());
-        rest = &after[close..];
+    for source in [
+        include_str!("../../src/api.rs"),
+        include_str!("../../src/notify_api.rs"),
+    ] {
+        let mut rest = source;
+        while let Some(start) = rest.find(".route(") {
+            rest = &rest[start + ".route(".len()..];
+            let open = rest.find('"').expect("a route path");
+            let after = &rest[open + 1..];
+            let close = after.find('"').expect("a closing quote");
+            routes.insert(after[..close].to_owned());
+            rest = &after[close..];
+        }
     }
     routes
 }

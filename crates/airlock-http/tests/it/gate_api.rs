@@ -322,6 +322,7 @@ async fn image_status_is_readable_by_the_tenants_developers_only() {
         repository: "unscanned/t/app".parse().unwrap(),
         digest: digest.parse().unwrap(),
         media_type: airlock_oci::media_type::OCI_MANIFEST.to_owned(),
+        pushed_by: None,
     };
     app.database.record_push(&pushed, &[], &[]).await.unwrap();
 

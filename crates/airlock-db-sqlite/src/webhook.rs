@@ -1,0 +1,502 @@
+//! Webhook subscriptions, deliveries and attempts in SQLite.
+//!
+//! Fan-out reads the outbox, writes one delivery per matching subscription
+//! and marks the events delivered in one `BEGIN IMMEDIATE` transaction, so
+//! an event is fanned out exactly once even with several dispatchers. The
+//! matching itself is [`Subscription::wants`], in Rust, so every backend
+//! agrees on it.
+//!
+//! Deletion is soft: the subscription row stays (hidden from lookups) so
+//! its delivery log can still be read by id, and its pending deliveries
+//! are dead-lettered in the same transaction.
+
+use airlock_audit::AuditEvent;
+use airlock_auth::TenantId;
+use airlock_store::{
+    Attempt, AttemptOutcome, Delivery, DeliveryState, OutboxEvent, StoreError, Subscription,
+    WebhookStore,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
+use time::OffsetDateTime;
+
+use crate::audit::append_in;
+use crate::gate::{append_outbox, outbox_from_row};
+use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, to_millis};
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "id, tenant, url, events, secret, description, created_by, created_at";
+
+/// The outbox columns first (read by [`outbox_from_row`]), then the
+/// delivery's own; `o` is the outbox, `d` the delivery.
+const DELIVERY_COLUMNS: &str = "o.id, o.type, o.tenant, o.subject, o.time, o.data, \
+     d.id, d.subscription, d.state, d.attempts, d.created_at, d.next_attempt_at, \
+     d.last_status, d.last_error, d.finished_at";
+
+fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::backend(format!("read {what} from database"), e)
+}
+
+fn limit_value(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+fn subscription_from_row(row: &SqliteRow) -> Result<Subscription, StoreError> {
+    let tenant = row
+        .get::<Option<String>, _>(1)
+        .map(|t| t.parse::<TenantId>())
+        .transpose()
+        .map_err(|e| unreadable("subscription tenant", e))?;
+    let events: Vec<String> = serde_json::from_str(row.get::<&str, _>(3))
+        .map_err(|e| unreadable("subscription events", e))?;
+    Ok(Subscription {
+        id: row.get(0),
+        tenant,
+        url: row.get(2),
+        events,
+        secret: row.get(4),
+        description: row.get(5),
+        created_by: row.get(6),
+        created_at: from_millis(row.get(7)),
+    })
+}
+
+fn delivery_from_row(row: &SqliteRow) -> Result<Delivery, StoreError> {
+    let state = row.get::<&str, _>(8);
+    Ok(Delivery {
+        event: outbox_from_row(row)?,
+        id: row.get(6),
+        subscription: row.get(7),
+        state: DeliveryState::parse(state)
+            .ok_or_else(|| unreadable("delivery state", format!("unknown state {state:?}")))?,
+        attempts: u32::try_from(row.get::<i64, _>(9)).unwrap_or(0),
+        created_at: from_millis(row.get(10)),
+        next_attempt_at: from_millis(row.get(11)),
+        last_status: row
+            .get::<Option<i64>, _>(12)
+            .and_then(|s| u16::try_from(s).ok()),
+        last_error: row.get(13),
+        finished_at: row.get::<Option<i64>, _>(14).map(from_millis),
+    })
+}
+
+fn attempt_from_row(row: &SqliteRow) -> Attempt {
+    Attempt {
+        delivery: row.get(0),
+        number: u32::try_from(row.get::<i64, _>(1)).unwrap_or(0),
+        at: from_millis(row.get(2)),
+        status: row
+            .get::<Option<i64>, _>(3)
+            .and_then(|s| u16::try_from(s).ok()),
+        latency_ms: u64::try_from(row.get::<i64, _>(4)).unwrap_or(0),
+        error: row.get(5),
+    }
+}
+
+async fn begin_write(
+    store: &SqliteMetadataStore,
+    operation: &str,
+) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| StoreError::backend(format!("begin {operation}"), e))
+}
+
+async fn commit(tx: Transaction<'static, Sqlite>, operation: &str) -> Result<(), StoreError> {
+    tx.commit()
+        .await
+        .map_err(|e| StoreError::backend(format!("commit {operation}"), e))
+}
+
+/// Whether a subscription exists and is not deleted.
+async fn subscription_is_live(conn: &mut SqliteConnection, id: &str) -> Result<bool, StoreError> {
+    sqlx::query("SELECT 1 FROM webhook_subscriptions WHERE id = ? AND deleted_at IS NULL")
+        .bind(id.to_owned())
+        .fetch_optional(&mut *conn)
+        .await
+        .map(|row| row.is_some())
+        .map_err(db_error("look up webhook subscription"))
+}
+
+/// Queues `event_id` for `subscription`, due at `now`; returns the id.
+async fn insert_delivery(
+    conn: &mut SqliteConnection,
+    subscription: &str,
+    event_id: &str,
+    now: i64,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (subscription, event_id, state, attempts, created_at, next_attempt_at)
+         VALUES (?, ?, 'pending', 0, ?, ?) RETURNING id",
+    )
+    .bind(subscription.to_owned())
+    .bind(event_id.to_owned())
+    .bind(now)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_error("queue webhook delivery"))
+}
+
+async fn load_delivery(conn: &mut SqliteConnection, id: i64) -> Result<Delivery, StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id
+         WHERE d.id = ?"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_error("look up webhook delivery"))?
+    .as_ref()
+    .map(delivery_from_row)
+    .transpose()?
+    .ok_or_else(|| StoreError::NotFound(format!("webhook delivery {id}")))
+}
+
+#[async_trait::async_trait]
+impl WebhookStore for SqliteMetadataStore {
+    async fn create_subscription(
+        &self,
+        subscription: &Subscription,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        let events = serde_json::to_string(&subscription.events)
+            .map_err(|e| StoreError::backend("encode webhook subscription events", e))?;
+        let mut tx = begin_write(self, "webhook subscription create").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_subscriptions
+                 (id, tenant, url, events, secret, description, created_by, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(subscription.id.clone())
+        .bind(subscription.tenant.as_ref().map(|t| t.as_str().to_owned()))
+        .bind(subscription.url.clone())
+        .bind(events)
+        .bind(subscription.secret.clone())
+        .bind(subscription.description.clone())
+        .bind(subscription.created_by.clone())
+        .bind(to_millis(subscription.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("create webhook subscription"))?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "webhook subscription {} already exists",
+                subscription.id
+            )));
+        }
+        append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        commit(tx, "webhook subscription create").await
+    }
+
+    async fn subscription(&self, id: &str) -> Result<Option<Subscription>, StoreError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions
+             WHERE id = ? AND deleted_at IS NULL"
+        )))
+        .bind(id.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("look up webhook subscription"))?
+        .as_ref()
+        .map(subscription_from_row)
+        .transpose()
+    }
+
+    async fn subscriptions(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        let rows = match tenant {
+            Some(tenant) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions
+                     WHERE tenant = ? AND deleted_at IS NULL ORDER BY created_at, rowid"
+                )))
+                .bind(tenant.as_str().to_owned())
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions
+                     WHERE deleted_at IS NULL ORDER BY created_at, rowid"
+                )))
+                .fetch_all(&self.pool)
+                .await
+            }
+        }
+        .map_err(db_error("list webhook subscriptions"))?;
+        rows.iter().map(subscription_from_row).collect()
+    }
+
+    async fn delete_subscription(&self, id: &str, audit: &AuditEvent) -> Result<(), StoreError> {
+        let mut tx = begin_write(self, "webhook subscription delete").await?;
+        let now = now_millis();
+        let deleted = sqlx::query(
+            "UPDATE webhook_subscriptions SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("delete webhook subscription"))?;
+        if deleted.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("webhook subscription {id}")));
+        }
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'dead', finished_at = ?,
+                 last_error = 'subscription deleted'
+             WHERE subscription = ? AND state = 'pending'",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("dead-letter deleted subscription's deliveries"))?;
+        append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        commit(tx, "webhook subscription delete").await
+    }
+
+    async fn fan_out(&self, limit: usize, now: OffsetDateTime) -> Result<usize, StoreError> {
+        let mut tx = begin_write(self, "webhook fan-out").await?;
+        let rows = sqlx::query(
+            "SELECT id, type, tenant, subject, time, data, seq FROM outbox
+             WHERE delivered_at IS NULL ORDER BY seq LIMIT ?",
+        )
+        .bind(limit_value(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("read outbox for fan-out"))?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let subscriptions: Vec<Subscription> = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions
+             WHERE deleted_at IS NULL ORDER BY created_at, rowid"
+        )))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("list webhook subscriptions for fan-out"))?
+        .iter()
+        .map(subscription_from_row)
+        .collect::<Result<_, _>>()?;
+        let now = to_millis(now);
+        for row in &rows {
+            let event = outbox_from_row(row)?;
+            for subscription in subscriptions.iter().filter(|s| s.wants(&event)) {
+                insert_delivery(&mut tx, &subscription.id, &event.id, now).await?;
+            }
+            sqlx::query("UPDATE outbox SET delivered_at = ? WHERE seq = ?")
+                .bind(now)
+                .bind(row.get::<i64, _>(6))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error("mark outbox event fanned out"))?;
+        }
+        commit(tx, "webhook fan-out").await?;
+        Ok(rows.len())
+    }
+
+    async fn due_subscriptions(&self, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT s.id FROM webhook_subscriptions s
+             JOIN webhook_deliveries d ON d.id = (
+                 SELECT MIN(id) FROM webhook_deliveries
+                 WHERE subscription = s.id AND state = 'pending')
+             WHERE s.deleted_at IS NULL AND d.next_attempt_at <= ?
+             ORDER BY s.created_at, s.rowid",
+        )
+        .bind(to_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list due webhook subscriptions"))
+    }
+
+    async fn next_delivery(
+        &self,
+        subscription: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id
+             WHERE d.subscription = ? AND d.state = 'pending' ORDER BY d.id LIMIT 1"
+        )))
+        .bind(subscription.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error("look up next webhook delivery"))?;
+        let Some(delivery) = row.as_ref().map(delivery_from_row).transpose()? else {
+            return Ok(None);
+        };
+        Ok((delivery.next_attempt_at <= now).then_some(delivery))
+    }
+
+    async fn record_attempt(
+        &self,
+        attempt: &Attempt,
+        outcome: AttemptOutcome,
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(self, "webhook attempt record").await?;
+        let exists = sqlx::query("SELECT 1 FROM webhook_deliveries WHERE id = ?")
+            .bind(attempt.delivery)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error("look up webhook delivery"))?
+            .is_some();
+        if !exists {
+            return Err(StoreError::NotFound(format!(
+                "webhook delivery {}",
+                attempt.delivery
+            )));
+        }
+        sqlx::query(
+            "INSERT INTO webhook_attempts (delivery, number, at, status, latency_ms, error)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(attempt.delivery)
+        .bind(i64::from(attempt.number))
+        .bind(to_millis(attempt.at))
+        .bind(attempt.status.map(i64::from))
+        .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+        .bind(attempt.error.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(format!(
+                "attempt {} of webhook delivery {} is already recorded",
+                attempt.number, attempt.delivery
+            )),
+            _ => StoreError::backend("record webhook attempt", e),
+        })?;
+        sqlx::query(
+            "UPDATE webhook_deliveries SET attempts = MAX(attempts, ?), last_status = ?, last_error = ?
+             WHERE id = ?",
+        )
+        .bind(i64::from(attempt.number))
+        .bind(attempt.status.map(i64::from))
+        .bind(attempt.error.clone())
+        .bind(attempt.delivery)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("update webhook delivery"))?;
+        // Only a pending delivery moves on: one dead-lettered meanwhile (its
+        // subscription was deleted) keeps its state.
+        let (state, next_attempt_at, finished_at) = match outcome {
+            AttemptOutcome::Delivered => (DeliveryState::Delivered, None, Some(now_millis())),
+            AttemptOutcome::Retry(at) => (DeliveryState::Pending, Some(to_millis(at)), None),
+            AttemptOutcome::Dead => (DeliveryState::Dead, None, Some(now_millis())),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = ?,
+                 next_attempt_at = COALESCE(?, next_attempt_at), finished_at = ?
+             WHERE id = ? AND state = 'pending'",
+        )
+        .bind(state.as_str())
+        .bind(next_attempt_at)
+        .bind(finished_at)
+        .bind(attempt.delivery)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error("move webhook delivery on"))?;
+        commit(tx, "webhook attempt record").await
+    }
+
+    async fn deliveries(
+        &self,
+        subscription: &str,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN outbox o ON o.id = d.event_id
+             WHERE d.subscription = ? ORDER BY d.id DESC LIMIT ?"
+        )))
+        .bind(subscription.to_owned())
+        .bind(limit_value(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list webhook deliveries"))?;
+        rows.iter().map(delivery_from_row).collect()
+    }
+
+    async fn attempts(&self, delivery: i64) -> Result<Vec<Attempt>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT delivery, number, at, status, latency_ms, error FROM webhook_attempts
+             WHERE delivery = ? ORDER BY number",
+        )
+        .bind(delivery)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list webhook attempts"))?;
+        Ok(rows.iter().map(attempt_from_row).collect())
+    }
+
+    async fn redeliver(
+        &self,
+        event_id: &str,
+        now: OffsetDateTime,
+        audit: &AuditEvent,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let mut tx = begin_write(self, "webhook redelivery").await?;
+        let had_any = sqlx::query("SELECT 1 FROM webhook_deliveries WHERE event_id = ? LIMIT 1")
+            .bind(event_id.to_owned())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error("look up event deliveries"))?
+            .is_some();
+        if !had_any {
+            return Err(StoreError::NotFound(format!(
+                "deliveries of webhook event {event_id}"
+            )));
+        }
+        let subscriptions: Vec<String> = sqlx::query_scalar(
+            "SELECT s.id FROM webhook_subscriptions s
+             WHERE s.deleted_at IS NULL
+               AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                           WHERE d.subscription = s.id AND d.event_id = ?)
+             ORDER BY s.created_at, s.rowid",
+        )
+        .bind(event_id.to_owned())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error("list subscriptions of event"))?;
+        let now = to_millis(now);
+        let mut queued = Vec::with_capacity(subscriptions.len());
+        for subscription in &subscriptions {
+            let id = insert_delivery(&mut tx, subscription, event_id, now).await?;
+            queued.push(load_delivery(&mut tx, id).await?);
+        }
+        append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        commit(tx, "webhook redelivery").await?;
+        Ok(queued)
+    }
+
+    async fn enqueue_test(
+        &self,
+        subscription: &str,
+        event: &OutboxEvent,
+        audit: &AuditEvent,
+    ) -> Result<Delivery, StoreError> {
+        let mut tx = begin_write(self, "webhook test delivery").await?;
+        if !subscription_is_live(&mut tx, subscription).await? {
+            return Err(StoreError::NotFound(format!(
+                "webhook subscription {subscription}"
+            )));
+        }
+        let now = now_millis();
+        append_outbox(&mut tx, std::slice::from_ref(event)).await?;
+        sqlx::query("UPDATE outbox SET delivered_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(event.id.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("mark test event fanned out"))?;
+        let id = insert_delivery(&mut tx, subscription, &event.id, now).await?;
+        let delivery = load_delivery(&mut tx, id).await?;
+        append_in(&mut tx, std::slice::from_ref(audit)).await?;
+        commit(tx, "webhook test delivery").await?;
+        Ok(delivery)
+    }
+}
