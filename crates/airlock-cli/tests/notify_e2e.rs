@@ -155,6 +155,11 @@ fn a_promotion_and_a_rejection_arrive_signed_in_order_with_reports_for_the_tenan
         );
         assert!(event["time"].is_string() && event["source"].is_string());
     }
+    if let Ok(path) = std::env::var("AIRLOCK_DUMP_EVENTS") {
+        // For docs/webhooks.md: the events exactly as a receiver got them.
+        let events: Vec<Value> = received.iter().map(|r| r.event()).collect();
+        std::fs::write(path, serde_json::to_vec_pretty(&events).unwrap()).unwrap();
+    }
     let ids: std::collections::BTreeSet<&str> = received.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids.len(), received.len(), "each event is delivered once");
 

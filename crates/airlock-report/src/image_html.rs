@@ -153,9 +153,8 @@ pub fn write(report: &ImageReport, context: &ReportContext) -> Result<String, Re
     let mut out = String::with_capacity(estimated_size(report));
     // Writing into a `String` cannot fail and no `Display` here returns an
     // error; the mapping only keeps the signature honest.
-    write_page(&mut out, report, context).map_err(|_| ReportError::Serialize {
+    write_page(&mut out, report, context).map_err(|_| ReportError::Format {
         format: "report.html",
-        source: serde::ser::Error::custom("formatting the page failed"),
     })?;
     Ok(out)
 }

@@ -202,6 +202,13 @@ pub enum ReportError {
     /// There was nothing to render.
     #[error("no scan report to render")]
     Empty,
+    /// Formatting a text document failed (a `Display` implementation
+    /// returned an error).
+    #[error("formatting the {format} report failed")]
+    Format {
+        /// The format being written.
+        format: &'static str,
+    },
     /// Serialising the document failed.
     #[error("serialising the {format} report failed")]
     Serialize {
