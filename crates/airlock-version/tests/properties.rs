@@ -75,7 +75,8 @@ const GO: &str = "v(0|1|10)(\\.(0|1|2)(\\.(0|1)(-(0|1|10|a|b|a-b|20191109021931-
 /// alias that normalizes away sits before a nested list: it orders
 /// `0ga-alpha` > `0a` > `0` yet `0ga-alpha` < `0` (found by this test). The
 /// aliases' own ordering is pinned by the published vectors instead.
-const MAVEN: &str = "[0-9]{1,2}([.-]?([0-9]{1,2}|a|b|m|alpha|beta|milestone|rc|cr|snapshot|sp|abc|x)){0,5}";
+const MAVEN: &str =
+    "[0-9]{1,2}([.-]?([0-9]{1,2}|a|b|m|alpha|beta|milestone|rc|cr|snapshot|sp|abc|x)){0,5}";
 const RUBYGEMS: &str =
     "[0-9]{1,2}(\\.([0-9]{1,2}|[a-c]{1,2}|pre|rc)){0,4}(-[0-9a-c]{1,2}(\\.[0-9a-c]{1,2})?)?";
 const NUGET: &str = "[0-9]{1,2}(\\.(0|00|1|01)){0,3}(-(0|1|10|a|A|b|beta|Beta|a-b|-1)(\\.(0|1|a|B|-2|2147483648)){0,2})?(\\+[a-z0-9]{1,3})?";
