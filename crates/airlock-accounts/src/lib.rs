@@ -22,6 +22,8 @@ mod gate_admin;
 mod login;
 mod manage;
 mod reports;
+mod search;
+mod session;
 mod webhooks;
 
 use std::sync::Arc;
@@ -37,6 +39,10 @@ pub use gate_admin::{
 };
 pub use manage::{NewRobot, RobotView, TenantView, UserView};
 pub use reports::{ReportDownload, ReportQuery};
+pub use search::{
+    ExportRow, FindingItem, FindingSearch, ImageItem, ImageSearch, SearchExportFormat, SearchPage,
+};
+pub use session::SESSION_TTL;
 pub use webhooks::{
     AttemptView, DeliveryView, NewWebhook, WebhookCreated, WebhookSettings, WebhookView,
 };

@@ -214,9 +214,22 @@ impl TokenService {
         access: Vec<Access>,
         now: OffsetDateTime,
     ) -> Result<IssuedToken, AuthError> {
+        self.issue_for(principal, access, now, self.ttl)
+    }
+
+    /// Like [`TokenService::issue`], valid for `ttl` instead of the
+    /// service's lifetime (dashboard sessions outlive registry tokens).
+    pub fn issue_for(
+        &self,
+        principal: &Principal,
+        access: Vec<Access>,
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<IssuedToken, AuthError> {
         let roles = principal.roles().ok_or(AuthError::SystemIdentity)?.clone();
         let iat = now.unix_timestamp();
-        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        let ttl_secs = ttl.as_secs();
+        let ttl = i64::try_from(ttl_secs).unwrap_or(i64::MAX);
         let claims = TokenClaims {
             iss: ISSUER.to_owned(),
             sub: principal.name().to_owned(),
@@ -237,7 +250,7 @@ impl TokenService {
             .map_err(|e| AuthError::Key(format!("signing a token failed: {e}")))?;
         Ok(IssuedToken {
             token,
-            expires_in: self.ttl.as_secs(),
+            expires_in: ttl_secs,
             issued_at: now,
         })
     }

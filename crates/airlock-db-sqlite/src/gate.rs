@@ -378,6 +378,10 @@ async fn apply_transition(
     if let Some(report) = &transition.report {
         insert_scan_report(conn, report).await?;
     }
+    if let Some(findings) = &transition.findings {
+        crate::search::replace_findings(conn, image.id, findings, image.verdict.as_ref(), now)
+            .await?;
+    }
     if let Some(job) = &transition.enqueue {
         insert_job(conn, job).await?;
     }

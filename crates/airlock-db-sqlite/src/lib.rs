@@ -9,6 +9,7 @@
 mod audit;
 mod gate;
 mod identity;
+mod search;
 mod webhook;
 
 use std::path::Path;
@@ -694,6 +695,15 @@ mod tests {
             .await
             .unwrap();
         airlock_store::testsuite::webhook_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_search_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        airlock_store::testsuite::search_store(&store).await;
     }
 
     #[tokio::test]

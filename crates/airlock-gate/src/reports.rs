@@ -267,6 +267,45 @@ pub(crate) fn top_findings(reports: &[ScanReport], limit: usize) -> serde_json::
     json!(top)
 }
 
+/// Every finding of the matched reports, one row per platform, for the
+/// dashboard's queries (written with the decision or re-evaluation).
+pub(crate) fn finding_rows(reports: &[ScanReport]) -> Vec<airlock_store::FindingRow> {
+    use airlock_scan_model::Severity;
+    let mut rows = Vec::new();
+    for report in reports {
+        let platform = report
+            .inventory
+            .artifact
+            .platform
+            .as_ref()
+            .map(|p| match &p.variant {
+                Some(variant) => format!("{}/{}/{variant}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            });
+        for finding in &report.findings {
+            rows.push(airlock_store::FindingRow {
+                vulnerability: finding.id.clone(),
+                aliases: finding.aliases.clone(),
+                ecosystem: finding.package.ecosystem.clone(),
+                package: finding.package.name.clone(),
+                version: finding.package.version.clone(),
+                fixed_versions: finding.fixed_versions.clone(),
+                severity: match finding.severity {
+                    Severity::Unknown => 0,
+                    Severity::Low => 1,
+                    Severity::Medium => 2,
+                    Severity::High => 3,
+                    Severity::Critical => 4,
+                },
+                cvss: finding.cvss_score,
+                summary: finding.summary.clone(),
+                platform: platform.clone(),
+            });
+        }
+    }
+    rows
+}
+
 /// The event data of a decision, from the stored verdict: the verdict and
 /// counts, the deciding rules, the top findings and the report links.
 pub(crate) fn decision_data(

@@ -818,10 +818,11 @@ impl Gate {
         reports: Vec<ScanReport>,
     ) -> Result<(), GateError> {
         let evaluated = self.evaluate(image, reports).await?;
-        let (passed, mut verdict, reference, report) = match evaluated {
+        let (passed, mut verdict, reference, report, findings) = match evaluated {
             Ok(found) => {
                 let report = self.write_reports(image, &found).await?;
-                (found.passed, found.verdict, found.policy, report)
+                let findings = crate::reports::finding_rows(&found.reports);
+                (found.passed, found.verdict, found.policy, report, findings)
             }
             Err(message) => {
                 let data = json!({ "reason": "invalid_policy", "error": message });
@@ -864,6 +865,7 @@ impl Gate {
         transition.verdict = Some(verdict);
         transition.policy = Some(reference);
         transition.report = report;
+        transition.findings = Some(findings);
         Self::finishing(&mut transition, job, JobOutcome::Done);
         let decided = self.db.transition(&transition).await?;
         if passed {
@@ -950,6 +952,7 @@ impl Gate {
             mut verdict,
             policy: reference,
             demote_after,
+            reports,
             ..
         }) = self.evaluate(&image, reports).await?
         else {
@@ -970,6 +973,7 @@ impl Gate {
             .and_then(|f| serde_json::from_value(f.clone()).ok())
             .unwrap_or_default();
         let new: Vec<&String> = now.difference(&before).collect();
+        let findings = crate::reports::finding_rows(&reports);
         if !passed && let Some(grace) = demote_after {
             // Failing since the first re-evaluation that failed; demoted
             // once that is longer ago than the policy's grace period.
@@ -986,7 +990,9 @@ impl Gate {
             }
             let due = since + grace;
             if now_ts >= due {
-                return self.demote(job, &image, verdict, reference, grace).await;
+                return self
+                    .demote(job, &image, (verdict, findings), reference, grace)
+                    .await;
             }
             self.db
                 .enqueue(&NewJob {
@@ -1003,6 +1009,7 @@ impl Gate {
         transition.detail = json!({ "reevaluated": true, "passed": passed, "new_findings": new });
         transition.verdict = Some(verdict.clone());
         transition.policy = Some(reference);
+        transition.findings = Some(findings);
         if !new.is_empty() {
             let data = Self::event_data(
                 &image,
@@ -1040,7 +1047,7 @@ impl Gate {
         &self,
         job: &Job,
         image: &ImageRecord,
-        verdict: serde_json::Value,
+        (verdict, findings): (serde_json::Value, Vec<airlock_store::FindingRow>),
         reference: PolicyRef,
         grace: Duration,
     ) -> Result<(), GateError> {
@@ -1067,6 +1074,7 @@ impl Gate {
             self.step(image, Event::Demote, promoter(), "image.demoted", data)?;
         transition.reason = Some("demoted".into());
         transition.verdict = Some(verdict);
+        transition.findings = Some(findings);
         transition.policy = Some(reference);
         Self::finishing(&mut transition, job, JobOutcome::Done);
         self.db.transition(&transition).await?;

@@ -3,9 +3,10 @@
 //! (policies are sent as YAML text). Documented in `docs/openapi.yaml`, which is also
 //! served at `/api/v1/openapi.yaml`.
 //!
-//! Handlers are thin: [`Authenticated`] turns a bearer token or basic
-//! credentials into an [`Operator`], the [`Accounts`] service decides and
-//! does the rest, and errors leave as the same `{"errors": [...]}` envelope
+//! Handlers are thin: [`Authenticated`] turns a bearer token, basic
+//! credentials or the dashboard's session cookie (with its CSRF token on
+//! unsafe methods, see [`crate::session`]) into an [`Operator`], the
+//! [`Accounts`] service decides and does the rest, and errors leave as the same `{"errors": [...]}` envelope
 //! as the registry's.
 
 use std::time::Duration;
@@ -78,6 +79,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tenants/{tenant}/images", get(list_images))
         .route("/tenants/{tenant}/images/{digest}", get(image_status))
         .merge(crate::notify_api::routes())
+        .merge(crate::search_api::routes())
 }
 
 /// An authenticated API caller.
@@ -91,7 +93,7 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let request = request_context(&parts.headers, peer(&parts.extensions));
-        match api_principal(&state.accounts, &parts.headers, &request).await {
+        match api_principal(state, &parts.method, &parts.headers, &request).await {
             Ok(principal) => Ok(Authenticated {
                 operator: Operator::Principal(principal),
                 request,

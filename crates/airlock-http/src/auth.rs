@@ -94,12 +94,30 @@ pub(crate) fn registry_caller(
 }
 
 /// The principal behind a management API request: a bearer token from the
-/// token endpoint, or basic credentials checked like a login.
+/// token endpoint, basic credentials checked like a login, or else the
+/// dashboard's session cookie, which on unsafe methods needs the CSRF token
+/// and a same-origin request (refused as forbidden otherwise).
 pub(crate) async fn api_principal(
-    accounts: &Accounts,
+    state: &AppState,
+    method: &Method,
     headers: &HeaderMap,
     request: &RequestContext,
 ) -> Result<Principal, AccountsError> {
+    let accounts = &state.accounts;
+    if !headers.contains_key(header::AUTHORIZATION)
+        && let Some(token) = crate::session::session_token(headers)
+    {
+        let principal = accounts.session_principal(token).await?;
+        if crate::session::is_unsafe(method) {
+            crate::session::check_csrf(state, headers, token, None).map_err(|reason| {
+                AccountsError::Forbidden(format!(
+                    "{reason}: requests authenticated by the session cookie must send the {} header",
+                    crate::session::CSRF_HEADER
+                ))
+            })?;
+        }
+        return Ok(principal);
+    }
     if let Some(token) = bearer_token(headers) {
         return accounts
             .tokens()

@@ -1,6 +1,6 @@
 //! HTTP delivery: the OCI distribution API under `/v2/`, the token endpoint
-//! `/auth/token`, the management API under `/api/v1`, plus `/healthz`,
-//! `/readyz` and `/metrics`.
+//! `/auth/token`, the management API under `/api/v1`, the dashboard under
+//! `/ui`, plus `/healthz`, `/readyz` and `/metrics`.
 //!
 //! This is the only crate (with the binary) that knows axum. Every `/v2/`
 //! request goes through one dispatcher: the bearer token is verified
@@ -18,6 +18,9 @@ mod listing;
 mod manifest;
 mod metrics;
 mod notify_api;
+mod search_api;
+mod session;
+mod ui;
 mod upload;
 
 use std::sync::Arc;
@@ -74,6 +77,8 @@ pub fn router(state: AppState) -> Router {
             get(auth::token_endpoint).post(auth::token_endpoint),
         )
         .nest("/api/v1", api::routes())
+        .nest("/ui", ui::routes(state.clone()))
+        .route("/ui/", get(ui::home))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state)
 }

@@ -296,6 +296,9 @@ pub struct Transition {
     pub finish: Option<(i64, String, JobOutcome)>,
     /// The reports of the scan that led to it, already in the object store.
     pub report: Option<ScanReportRecord>,
+    /// Replaces the image's findings rows (decisions and re-evaluations);
+    /// the counts beside the image are taken from `verdict`'s `counts`.
+    pub findings: Option<Vec<crate::FindingRow>>,
 }
 
 impl Transition {
@@ -315,6 +318,7 @@ impl Transition {
             enqueue: None,
             finish: None,
             report: None,
+            findings: None,
         }
     }
 }

@@ -25,6 +25,7 @@ mod gate;
 mod identity;
 mod metadata;
 mod reports;
+mod search;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 mod webhook;
@@ -38,14 +39,24 @@ pub use gate::{
 };
 pub use identity::{IdentityStore, RobotRecord, TenantRecord, UserRecord};
 pub use reports::ReportStore;
+pub use search::{
+    FindingHit, FindingQuery, FindingRow, ImageQuery, ImageSort, ImageSortKey, ImageSummary,
+    SEVERITY_NAMES, SearchStore, SeverityCounts, severity_from_name, severity_name,
+};
 pub use webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, Subscription, WebhookStore};
 
 /// The whole metadata database: registry state, identities, the gate's
 /// state and the audit log live in one database so a change and its audit
 /// record share a transaction.
-pub trait Database: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore {}
+pub trait Database:
+    MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore + SearchStore
+{
+}
 
-impl<T: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore> Database for T {}
+impl<T: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore + SearchStore>
+    Database for T
+{
+}
 pub use metadata::{
     BlobRef, GcCandidate, ManifestRecord, MetadataStore, NewManifest, PutManifestError, Referrer,
     UploadSession,

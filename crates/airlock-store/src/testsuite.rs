@@ -2002,3 +2002,428 @@ pub async fn webhook_store<S: crate::WebhookStore + GateStore + AuditStore>(stor
     assert_eq!(actions, expected);
     airlock_audit::verify(records).expect("chain verifies");
 }
+
+fn finding_row(
+    id: &str,
+    aliases: &[&str],
+    package: &str,
+    severity: u8,
+    fixed: &[&str],
+) -> crate::FindingRow {
+    crate::FindingRow {
+        vulnerability: id.into(),
+        aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        ecosystem: "Debian:12".into(),
+        package: package.into(),
+        version: "1.0".into(),
+        fixed_versions: fixed.iter().map(|f| (*f).to_owned()).collect(),
+        severity,
+        cvss: Some(7.5),
+        summary: Some(format!("{id} in {package}")),
+        platform: None,
+    }
+}
+
+/// Records a pushed image and decides it with `findings` and a verdict
+/// whose effective counts are `counts` (critical, high, medium, low, unknown).
+async fn decided_image<S: GateStore>(
+    store: &S,
+    tenant_id: &str,
+    name: &str,
+    findings: Vec<crate::FindingRow>,
+    counts: [u64; 5],
+) -> i64 {
+    let repository = repo(&format!("unscanned/{tenant_id}/{name}"));
+    let (image, _) = store
+        .record_push(
+            &pushed(tenant_id, &repository, &digest_of(name.as_bytes())),
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    let [critical, high, medium, low, unknown] = counts;
+    store
+        .transition(&Transition {
+            verdict: Some(serde_json::json!({
+                "passed": true,
+                "counts": { "critical": critical, "high": high, "medium": medium,
+                            "low": low, "unknown": unknown },
+            })),
+            findings: Some(findings),
+            ..Transition::new(image.id, ImageState::Received, ImageState::Passed)
+        })
+        .await
+        .unwrap();
+    image.id
+}
+
+/// The dashboard's queries: images filtered by tenant, state, repository,
+/// severity, vulnerability (id or alias), package and push time, sorted and
+/// paged with a total; findings joined with their image; streams that
+/// yield what the pages do; and a decision that replaces an image's rows.
+pub async fn search_store<S: GateStore + crate::SearchStore>(store: &S) {
+    use crate::{FindingQuery, ImageQuery, ImageSort, ImageSortKey};
+
+    let all = |query: ImageQuery| ImageQuery {
+        limit: usize::MAX,
+        ..query
+    };
+    let ids = |page: &(Vec<crate::ImageSummary>, u64)| -> Vec<i64> {
+        page.0.iter().map(|i| i.id).collect()
+    };
+
+    let app = decided_image(
+        store,
+        "acme",
+        "app",
+        vec![
+            finding_row("GHSA-1", &["CVE-1"], "openssl", 3, &["1.1"]),
+            finding_row("CVE-2", &[], "zlib", 1, &[]),
+        ],
+        [0, 1, 0, 1, 0],
+    )
+    .await;
+    // Its only finding is excepted: rows stay, counts are the verdict's.
+    let web = decided_image(
+        store,
+        "acme",
+        "web",
+        vec![finding_row("CVE-3", &[], "libc", 4, &["2.0"])],
+        [0, 0, 0, 0, 0],
+    )
+    .await;
+    let api = decided_image(
+        store,
+        "globex",
+        "api",
+        vec![finding_row("GHSA-9", &["CVE-1"], "openssl", 4, &["1.1"])],
+        [1, 0, 0, 0, 0],
+    )
+    .await;
+    let (idle, _) = store
+        .record_push(
+            &pushed("acme", &repo("unscanned/acme/idle"), &digest_of(b"idle")),
+            &[],
+            &[],
+        )
+        .await
+        .unwrap();
+    let idle = idle.id;
+
+    // No filter: newest push first, with the total.
+    let everything = store
+        .search_images(&all(ImageQuery::default()))
+        .await
+        .unwrap();
+    assert_eq!(ids(&everything), vec![idle, api, web, app]);
+    assert_eq!(everything.1, 4);
+    let summary = everything.0.iter().find(|i| i.id == app).unwrap();
+    assert_eq!(summary.tenant, tenant("acme"));
+    assert_eq!(summary.repository, repo("unscanned/acme/app"));
+    assert_eq!(summary.state, ImageState::Passed);
+    assert_eq!(summary.pushed_by.as_deref(), Some("alice"));
+    assert_eq!(summary.counts.high, 1);
+    assert_eq!(summary.counts.low, 1);
+    assert_eq!(summary.max_severity, Some(3));
+    assert!(summary.scanned_at.is_some());
+    let never_decided = everything.0.iter().find(|i| i.id == idle).unwrap();
+    assert_eq!(never_decided.scanned_at, None);
+    assert_eq!(never_decided.max_severity, None);
+    let excepted = everything.0.iter().find(|i| i.id == web).unwrap();
+    assert_eq!(excepted.max_severity, None);
+    assert!(excepted.scanned_at.is_some());
+
+    // Paging keeps the total.
+    let page = store
+        .search_images(&ImageQuery {
+            offset: 1,
+            limit: 2,
+            ..ImageQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((ids(&page), page.1), (vec![api, web], 4));
+
+    // Tenants: a list narrows, an empty list sees nothing.
+    let acme = Some(vec![tenant("acme")]);
+    let mine = store
+        .search_images(&all(ImageQuery {
+            tenants: acme.clone(),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!((ids(&mine), mine.1), (vec![idle, web, app], 3));
+    let none = store
+        .search_images(&all(ImageQuery {
+            tenants: Some(Vec::new()),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!((ids(&none), none.1), (vec![], 0));
+
+    // A CVE finds the GHSA records aliased to it, in every visible tenant.
+    let cve = |tenants: Option<Vec<TenantId>>, id: &str| ImageQuery {
+        tenants,
+        vulnerability: Some(id.into()),
+        ..all(ImageQuery::default())
+    };
+    assert_eq!(
+        ids(&store.search_images(&cve(None, "CVE-1")).await.unwrap()),
+        vec![api, app]
+    );
+    assert_eq!(
+        ids(&store
+            .search_images(&cve(acme.clone(), "CVE-1"))
+            .await
+            .unwrap()),
+        vec![app]
+    );
+    assert_eq!(
+        ids(&store.search_images(&cve(None, "GHSA-9")).await.unwrap()),
+        vec![api]
+    );
+    assert_eq!(
+        ids(&store.search_images(&cve(None, "cve-1")).await.unwrap()),
+        Vec::<i64>::new(),
+        "ids match exactly"
+    );
+
+    // Package, severity, state, repository and push time.
+    let by_package = store
+        .search_images(&all(ImageQuery {
+            package: Some("openssl".into()),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&by_package), vec![api, app]);
+    let severe = store
+        .search_images(&all(ImageQuery {
+            min_severity: Some(3),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&severe),
+        vec![api, app],
+        "the excepted critical does not count"
+    );
+    let passed = store
+        .search_images(&all(ImageQuery {
+            state: Some(ImageState::Received),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&passed), vec![idle]);
+    let named = store
+        .search_images(&all(ImageQuery {
+            repository_contains: Some("acme/we".into()),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(ids(&named), vec![web]);
+    let future = OffsetDateTime::now_utc() + Duration::hours(1);
+    let later = store
+        .search_images(&all(ImageQuery {
+            pushed_after: Some(future),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(later.1, 0);
+    let earlier = store
+        .search_images(&all(ImageQuery {
+            pushed_before: Some(future),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(earlier.1, 4);
+
+    // Sorting.
+    let sorted = |key, descending| {
+        all(ImageQuery {
+            sort: ImageSort { key, descending },
+            ..ImageQuery::default()
+        })
+    };
+    assert_eq!(
+        ids(&store
+            .search_images(&sorted(ImageSortKey::Severity, true))
+            .await
+            .unwrap()),
+        vec![api, app, idle, web]
+    );
+    assert_eq!(
+        ids(&store
+            .search_images(&sorted(ImageSortKey::Repository, false))
+            .await
+            .unwrap()),
+        vec![app, idle, web, api]
+    );
+    assert_eq!(
+        ids(&store
+            .search_images(&sorted(ImageSortKey::Pushed, false))
+            .await
+            .unwrap()),
+        vec![app, web, api, idle]
+    );
+
+    // Findings, joined with their image: newest image first, most severe first.
+    let findings = |query: FindingQuery| FindingQuery {
+        limit: usize::MAX,
+        ..query
+    };
+    let (hits, total) = store
+        .search_findings(&findings(FindingQuery {
+            vulnerability: Some("CVE-1".into()),
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    let found: Vec<(i64, &str, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h.image_id,
+                h.tenant.as_str(),
+                h.finding.vulnerability.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![(api, "globex", "GHSA-9"), (app, "acme", "GHSA-1")]
+    );
+    assert_eq!(hits[1].repository, repo("unscanned/acme/app"));
+    assert_eq!(
+        hits[1].finding,
+        finding_row("GHSA-1", &["CVE-1"], "openssl", 3, &["1.1"])
+    );
+    let (own, total) = store
+        .search_findings(&findings(FindingQuery {
+            tenants: acme.clone(),
+            vulnerability: Some("CVE-1".into()),
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!((own.len(), total), (1, 1));
+    let (of_app, _) = store
+        .search_findings(&findings(FindingQuery {
+            image_id: Some(app),
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    let names: Vec<&str> = of_app
+        .iter()
+        .map(|h| h.finding.vulnerability.as_str())
+        .collect();
+    assert_eq!(names, vec!["GHSA-1", "CVE-2"]);
+    let (fixable, total) = store
+        .search_findings(&findings(FindingQuery {
+            image_id: Some(app),
+            fixable_only: true,
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!((fixable.len(), total), (1, 1));
+    let (critical, _) = store
+        .search_findings(&findings(FindingQuery {
+            min_severity: Some(4),
+            package: Some("libc".into()),
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(critical.len(), 1);
+    assert_eq!(critical[0].image_id, web);
+    let (paged, total) = store
+        .search_findings(&FindingQuery {
+            offset: 1,
+            limit: 1,
+            ..FindingQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((paged.len(), total), (1, 4));
+
+    // Streams yield exactly what the pages do, and honour the limit.
+    let streamed: Vec<crate::ImageSummary> = store
+        .stream_images(&all(ImageQuery::default()))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(streamed, everything.0);
+    let first_two: Vec<_> = store
+        .stream_images(&ImageQuery {
+            limit: 2,
+            ..ImageQuery::default()
+        })
+        .collect()
+        .await;
+    assert_eq!(first_two.len(), 2);
+    let streamed_hits: Vec<crate::FindingHit> = store
+        .stream_findings(&findings(FindingQuery {
+            vulnerability: Some("CVE-1".into()),
+            ..FindingQuery::default()
+        }))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(streamed_hits, hits);
+
+    // A transition without findings leaves the rows; a re-evaluation with
+    // findings replaces them and the counts.
+    store
+        .transition(&Transition::new(
+            app,
+            ImageState::Passed,
+            ImageState::Promoted,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store.search_images(&cve(None, "CVE-1")).await.unwrap()),
+        vec![api, app]
+    );
+    store
+        .transition(&Transition {
+            verdict: Some(serde_json::json!({ "counts": { "low": 1 } })),
+            findings: Some(vec![finding_row("CVE-2", &[], "zlib", 1, &[])]),
+            ..Transition::new(app, ImageState::Promoted, ImageState::Promoted)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store.search_images(&cve(None, "CVE-1")).await.unwrap()),
+        vec![api]
+    );
+    let (reevaluated, _) = store
+        .search_images(&all(ImageQuery {
+            state: Some(ImageState::Promoted),
+            ..ImageQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(reevaluated.len(), 1);
+    assert_eq!(reevaluated[0].max_severity, Some(1));
+    assert_eq!(reevaluated[0].counts.high, 0);
+    let (rows, total) = store
+        .search_findings(&findings(FindingQuery {
+            image_id: Some(app),
+            ..FindingQuery::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!((rows.len(), total), (1, 1));
+}

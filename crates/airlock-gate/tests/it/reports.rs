@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use airlock_oci::Reference;
-use airlock_store::{GateStore, ImageState, MetadataStore, ReportStore, StoreError};
+use airlock_store::{GateStore, ImageState, MetadataStore, ReportStore, SearchStore, StoreError};
 use airlock_store_fs::FsReportStore;
 use bytes::Bytes;
 
@@ -221,6 +221,34 @@ async fn a_rejected_image_reports_the_rule_and_the_finding() {
         rejected.data["verdict"]["reasons"][0]["rule"],
         "block_severity_at_or_above"
     );
+    // The decision indexed the finding for search, with the list's counts.
+    let image = stack.image("unscanned/acme/app", &pushed.digest).await;
+    let (hits, total) = stack
+        .db
+        .search_findings(&airlock_store::FindingQuery {
+            image_id: Some(image.id),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 1);
+    assert_eq!(hits[0].finding.vulnerability, CVE);
+    assert_eq!(hits[0].finding.package, VULNERABLE_PACKAGE);
+    let (images, _) = stack
+        .db
+        .search_images(&airlock_store::ImageQuery {
+            vulnerability: Some(CVE.into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(images.len(), 1);
+    assert_eq!(images[0].digest, pushed.digest);
+    assert_eq!(images[0].counts.critical, 1);
+    assert!(images[0].scanned_at.is_some());
+
     // Rejected images get no referrers in scanned/.
     assert!(
         stack

@@ -435,6 +435,7 @@ fn registered_routes() -> BTreeSet<String> {
     for source in [
         include_str!("../../src/api.rs"),
         include_str!("../../src/notify_api.rs"),
+        include_str!("../../src/search_api.rs"),
     ] {
         let mut rest = source;
         while let Some(start) = rest.find(".route(") {

@@ -16,7 +16,9 @@ mod management;
 mod ops;
 mod pull;
 mod push;
+mod search_api;
 mod token;
+mod ui;
 
 use std::sync::Arc;
 use std::time::Duration;

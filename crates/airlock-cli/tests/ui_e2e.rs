@@ -1,0 +1,286 @@
+//! The dashboard in a real browser: the real `airlock serve` with the
+//! gate's fixture (a vulnerable django image pushed with skopeo and
+//! rejected), Debian's headless Chromium driven over WebDriver
+//! (chromedriver) with fantoccini.
+//!
+//! The flow is a person's: open the images page, get sent to the login,
+//! sign in, find the rejected image, open it, read why it was rejected,
+//! open its HTML report, sign out. With `AIRLOCK_UPDATE_SCREENSHOTS=1` the
+//! images list and the detail page are saved to `docs/` as screenshots.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::gate::{CVE, Gate, VULNERABLE, decided, django_layout};
+use support::{ADMIN_PASSWORD, ChildGuard, free_port, http, require_tools};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// How long the browser waits for an element.
+const WAIT: Duration = Duration::from_secs(20);
+
+type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+/// A running chromedriver, killed when dropped.
+struct Driver {
+    _child: ChildGuard,
+    url: String,
+}
+
+impl Driver {
+    fn start(log: &Path) -> Driver {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let child = ChildGuard(Some(child));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = http();
+        loop {
+            let ready = client
+                .get(format!("{url}/status"))
+                .timeout(Duration::from_secs(2))
+                .send()
+                .ok()
+                .and_then(|r| r.json::<serde_json::Value>().ok())
+                .is_some_and(|status| status["value"]["ready"] == true);
+            if ready {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not get ready in 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { _child: child, url }
+    }
+}
+
+/// Headless Chromium with a profile of its own.
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::rustls()
+        .expect("the TLS connector")
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("start a browser session")
+}
+
+/// Where screenshots go: the repository's `docs/`.
+fn docs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs")
+}
+
+async fn screenshot(client: &Client, name: &str) -> Outcome {
+    if std::env::var_os("AIRLOCK_UPDATE_SCREENSHOTS").is_some_and(|v| v == "1") {
+        let png = client.screenshot().await?;
+        std::fs::write(docs().join(name), png)?;
+    }
+    Ok(())
+}
+
+async fn text_of(client: &Client, css: &str) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(css))
+        .await?
+        .text()
+        .await?)
+}
+
+/// The person's flow through the dashboard.
+async fn browse(client: &Client, server: SocketAddr, digest: &str) -> Outcome {
+    let base = format!("http://{server}");
+    client.set_window_size(1280, 900).await?;
+
+    // Not signed in: the images page sends us to the login, keeping `next`.
+    client.goto(&format!("{base}/ui/images")).await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await?;
+    let url = client.current_url().await?;
+    assert_eq!(url.path(), "/ui/login", "{url}");
+    assert_eq!(url.query(), Some("next=%2Fui%2Fimages"), "{url}");
+
+    client
+        .find(Locator::Id("username"))
+        .await?
+        .send_keys("admin")
+        .await?;
+    client
+        .find(Locator::Id("password"))
+        .await?
+        .send_keys(ADMIN_PASSWORD)
+        .await?;
+    client.find(Locator::Id("sign-in")).await?.click().await?;
+
+    // The images page, with the rejected image.
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("table#images"))
+        .await?;
+    assert_eq!(client.current_url().await?.path(), "/ui/images");
+    assert_eq!(text_of(client, "#user-name").await?, "admin");
+    let short = &digest[..digest.find(':').expect("algorithm") + 13];
+    let source = client.source().await?;
+    assert!(source.contains(short), "{short} is not listed:\n{source}");
+    assert!(source.contains("unscanned/team-a/app"), "{source}");
+    screenshot(client, "ui-images.png").await?;
+
+    // Filters go into the URL.
+    client
+        .goto(&format!("{base}/ui/images?state=rejected&q=team-a"))
+        .await?;
+    let source = client.source().await?;
+    assert!(source.contains(short), "filtered out:\n{source}");
+
+    // The detail page: the verdict and why.
+    client
+        .find(Locator::Css("a.image-link"))
+        .await?
+        .click()
+        .await?;
+    assert_eq!(text_of(client, "#image-verdict").await?, "rejected");
+    let reasons = text_of(client, "#reasons").await?;
+    assert!(
+        reasons.contains(CVE),
+        "the reasons do not name {CVE}: {reasons}"
+    );
+    let timeline = text_of(client, "#timeline").await?;
+    assert!(
+        timeline.contains("Pushed to unscanned/team-a/app") && timeline.contains("Rejected"),
+        "{timeline}"
+    );
+    assert_eq!(text_of(client, "#image-digest").await?, digest);
+    screenshot(client, "ui-image-detail.png").await?;
+
+    // On a phone, neither page scrolls sideways.
+    client.set_window_size(390, 844).await?;
+    for page in [
+        format!("{base}/ui/images"),
+        client.current_url().await?.to_string(),
+    ] {
+        client.goto(&page).await?;
+        let overflow = client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                Vec::new(),
+            )
+            .await?;
+        assert_eq!(
+            overflow,
+            serde_json::json!(0),
+            "{page} scrolls sideways on a phone"
+        );
+    }
+    client.set_window_size(1280, 900).await?;
+
+    // The HTML report, through the session cookie.
+    let report = client
+        .find(Locator::Css(r#"a[data-report="report.html"]"#))
+        .await?;
+    let href = report.attr("href").await?.expect("the report link");
+    assert_eq!(
+        href,
+        format!("/api/v1/tenants/team-a/images/{digest}/reports/report.html")
+    );
+    report.click().await?;
+    let verdict = text_of(client, "#verdict").await?;
+    assert!(verdict.contains("REJECTED"), "report verdict: {verdict}");
+
+    // Signing out ends the session: the images page asks for a login again.
+    client.back().await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("header form button"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await?;
+    client.goto(&format!("{base}/ui/images")).await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await?;
+    assert_eq!(client.current_url().await?.path(), "/ui/login");
+    Ok(())
+}
+
+#[test]
+fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
+    let name = "a_user_signs_in_finds_a_rejected_image_and_reads_why";
+    if !require_tools(
+        name,
+        &[
+            ("chromium", "chromium"),
+            ("chromedriver", "chromium-driver"),
+            ("skopeo", "skopeo"),
+            ("python3", "python3"),
+        ],
+    ) {
+        return;
+    }
+    let gate = Gate::start(&[]);
+    let (layout, digest) = django_layout(&gate.scratch("vulnerable"), VULNERABLE);
+    gate.push(&layout, "unscanned/team-a/app:1.0", &[]);
+    decided(&gate.server, "unscanned/team-a/app", &digest, "rejected");
+
+    let driver = Driver::start(&gate.scratch("chromedriver.log"));
+    let profile = gate.scratch("chromium-profile");
+    std::fs::create_dir_all(&profile).expect("create the browser profile");
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let outcome = runtime.block_on(async {
+        let client = browser(&driver, &profile).await;
+        let outcome = browse(&client, gate.server.addr, &digest)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = client.close().await;
+        outcome
+    });
+    if let Err(error) = outcome {
+        panic!(
+            "the browser flow failed: {error}\nserver log:\n{}",
+            gate.server.logs()
+        );
+    }
+}
