@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use support::gate::{CVE, Gate, VULNERABLE, decided, django_layout};
+use support::gate::{CVE, FIXED, Gate, VULNERABLE, decided, django_layout};
 use support::{ADMIN_PASSWORD, ChildGuard, free_port, http, require_tools};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -120,7 +120,7 @@ async fn text_of(client: &Client, css: &str) -> Result<String, Box<dyn std::erro
 }
 
 /// The person's flow through the dashboard.
-async fn browse(client: &Client, server: SocketAddr, digest: &str) -> Outcome {
+async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) -> Outcome {
     let base = format!("http://{server}");
     client.set_window_size(1280, 900).await?;
 
@@ -161,12 +161,77 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str) -> Outcome {
     assert!(source.contains("unscanned/team-a/app"), "{source}");
     screenshot(client, "ui-images.png").await?;
 
-    // Filters go into the URL.
+    // Find the rejected image by its CVE with the filter form; the filter
+    // goes into the URL and the clean image is filtered out.
+    let clean_short = &clean[..clean.find(':').expect("algorithm") + 13];
+    assert!(
+        source.contains(clean_short),
+        "the clean image is listed too"
+    );
+    client
+        .find(Locator::Id("filter-cve"))
+        .await?
+        .send_keys(CVE)
+        .await?;
+    client
+        .find(Locator::Css("form.filters button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let deadline = Instant::now() + WAIT;
+    while !client
+        .current_url()
+        .await?
+        .as_str()
+        .contains(&format!("cve={CVE}"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the filter did not go into the URL"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("table#images"))
+        .await?;
+    let source = client.source().await?;
+    assert!(source.contains(short), "filtered out:\n{source}");
+    assert!(!source.contains(clean_short), "not filtered:\n{source}");
+
+    // Export the filtered list as CSV (through the session cookie).
+    let href = client
+        .find(Locator::Id("export-csv"))
+        .await?
+        .attr("href")
+        .await?
+        .expect("an export link");
+    let csv = client
+        .execute(
+            "return fetch(arguments[0]).then(r => r.ok ? r.text() : 'HTTP ' + r.status);",
+            vec![serde_json::json!(href)],
+        )
+        .await?;
+    let csv = csv.as_str().expect("text").to_owned();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "a header and one image:\n{csv}");
+    assert!(
+        rows[0].contains("digest") && rows[0].contains("state"),
+        "{csv}"
+    );
+    assert!(
+        rows[1].contains(digest) && rows[1].contains("rejected"),
+        "{csv}"
+    );
+
+    // Filters in a URL survive a reload.
     client
         .goto(&format!("{base}/ui/images?state=rejected&q=team-a"))
         .await?;
     let source = client.source().await?;
     assert!(source.contains(short), "filtered out:\n{source}");
+    assert!(!source.contains(clean_short), "not filtered:\n{source}");
 
     // The detail page: the verdict and why.
     client
@@ -264,6 +329,9 @@ fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
     let (layout, digest) = django_layout(&gate.scratch("vulnerable"), VULNERABLE);
     gate.push(&layout, "unscanned/team-a/app:1.0", &[]);
     decided(&gate.server, "unscanned/team-a/app", &digest, "rejected");
+    let (layout, clean) = django_layout(&gate.scratch("clean"), FIXED);
+    gate.push(&layout, "unscanned/team-a/api:1.0", &[]);
+    decided(&gate.server, "unscanned/team-a/api", &clean, "promoted");
 
     let driver = Driver::start(&gate.scratch("chromedriver.log"));
     let profile = gate.scratch("chromium-profile");
@@ -271,7 +339,7 @@ fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let outcome = runtime.block_on(async {
         let client = browser(&driver, &profile).await;
-        let outcome = browse(&client, gate.server.addr, &digest)
+        let outcome = browse(&client, gate.server.addr, &digest, &clean)
             .await
             .map_err(|e| e.to_string());
         let _ = client.close().await;

@@ -98,7 +98,10 @@ fn image_filter(query: &ImageQuery) -> Filter {
     let mut filter = Filter::default();
     filter.tenants("i.tenant", query.tenants.as_ref());
     if let Some(text) = &query.repository_contains {
-        filter.term("instr(i.repository, ?) > 0", [Arg::Text(text.clone())]);
+        filter.term(
+            "instr(i.repository, lower(?)) > 0",
+            [Arg::Text(text.clone())],
+        );
     }
     if let Some(state) = query.state {
         filter.term("i.state = ?", [Arg::Text(state.as_str().to_owned())]);

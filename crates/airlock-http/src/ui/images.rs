@@ -1,13 +1,13 @@
 //! `GET /ui/images`: every image the signed-in user may see, filtered by
-//! tenant, state and a repository text search, sorted and paginated, with
-//! the whole filter state in the URL (so a view can be bookmarked, shared
-//! and reloaded).
+//! tenant, state, repository text, minimum severity, vulnerability id (or
+//! alias), package and push date, sorted and paginated, with the whole
+//! filter state in the URL (so a view can be bookmarked, shared and
+//! reloaded) and exports of the same filtered list as CSV and JSON.
 //!
-//! The data comes from [`find_images`] alone; the page only renders what
-//! it returns, so a richer search (vulnerabilities, packages, counts per
-//! severity) replaces that one function.
+//! The data comes from [`Accounts::search_images`], which limits the search
+//! to the tenants the user may see; the page only renders what it returns.
 
-use airlock_accounts::{Accounts, AccountsError, ImageFilter, ImageView, Operator};
+use airlock_accounts::{Accounts, AccountsError, ImageItem, ImageSearch, Operator};
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -18,9 +18,7 @@ use super::{Chrome, UiSession, error_page, render};
 use crate::AppState;
 
 /// Rows per page.
-const PAGE_SIZE: usize = 50;
-/// The most images read per tenant for one listing.
-const PER_TENANT_LIMIT: usize = 1000;
+const PAGE_SIZE: u64 = 50;
 
 /// The filter state, as it appears in the URL.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,33 +32,71 @@ pub(crate) struct ImagesQuery {
     /// Repositories containing this text.
     #[serde(default)]
     q: String,
+    /// Images with a finding at least this severe (`low` ... `critical`).
+    #[serde(default)]
+    severity: String,
+    /// Images with this vulnerability (id or alias, exactly).
+    #[serde(default)]
+    cve: String,
+    /// Images with a finding in this package (name, exactly).
+    #[serde(default)]
+    package: String,
+    /// Pushed on or after this day (`YYYY-MM-DD`).
+    #[serde(default)]
+    from: String,
+    /// Pushed before the end of this day (`YYYY-MM-DD`).
+    #[serde(default)]
+    to: String,
     /// The sort column, `-` first for descending (default `-pushed`).
     #[serde(default)]
     sort: String,
     /// The page, from 1.
-    page: Option<usize>,
+    page: Option<u64>,
 }
 
 /// The columns the list sorts by: `(key, label)`.
 const SORTS: &[(&str, &str)] = &[
-    ("tenant", "Tenant"),
     ("repository", "Repository"),
-    ("state", "State"),
+    ("severity", "Findings"),
     ("pushed", "Pushed"),
     ("updated", "Last change"),
 ];
 
+/// The severities the filter offers, most severe first.
+const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
+
+fn trimmed(text: &str) -> Option<&str> {
+    Some(text.trim()).filter(|t| !t.is_empty())
+}
+
+/// A `YYYY-MM-DD` day as the RFC 3339 start of that day (UTC).
+fn day_start(day: &str) -> Option<String> {
+    let date = time::Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?;
+    Some(format!("{date}T00:00:00Z"))
+}
+
+/// The RFC 3339 start of the day after `day`.
+fn day_end(day: &str) -> Option<String> {
+    let date = time::Date::parse(
+        day,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()?
+    .next_day()?;
+    Some(format!("{date}T00:00:00Z"))
+}
+
 impl ImagesQuery {
     fn tenant(&self) -> Option<&str> {
-        Some(self.tenant.trim()).filter(|t| !t.is_empty())
+        trimmed(&self.tenant)
     }
 
     fn state(&self) -> Option<&str> {
-        Some(self.state.trim()).filter(|s| !s.is_empty())
-    }
-
-    fn text(&self) -> Option<String> {
-        Some(self.q.trim().to_lowercase()).filter(|q| !q.is_empty())
+        trimmed(&self.state)
     }
 
     /// The sort column and whether it is descending; unknown columns fall
@@ -76,22 +112,49 @@ impl ImagesQuery {
             .map_or(("pushed", true), |(k, _)| (k, descending))
     }
 
-    fn page(&self) -> usize {
+    fn page(&self) -> u64 {
         self.page.unwrap_or(1).max(1)
     }
 
+    /// The search this listing asks for.
+    fn search(&self) -> ImageSearch {
+        let (sort, descending) = self.sort();
+        ImageSearch {
+            tenant: self.tenant().map(str::to_owned),
+            q: trimmed(&self.q).map(str::to_owned),
+            state: self.state().map(str::to_owned),
+            min_severity: trimmed(&self.severity).map(str::to_owned),
+            vulnerability: trimmed(&self.cve).map(str::to_owned),
+            package: trimmed(&self.package).map(str::to_owned),
+            pushed_after: trimmed(&self.from).and_then(day_start),
+            pushed_before: trimmed(&self.to).and_then(day_end),
+            sort: Some(sort.to_owned()),
+            order: Some(if descending { "desc" } else { "asc" }.to_owned()),
+            page: Some(self.page()),
+            per_page: Some(PAGE_SIZE),
+        }
+    }
+
+    /// The filters as `(name, value)` pairs of this page's URL.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("tenant", &self.tenant),
+            ("state", &self.state),
+            ("q", &self.q),
+            ("severity", &self.severity),
+            ("cve", &self.cve),
+            ("package", &self.package),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| trimmed(value).map(|v| (name, v.to_owned())))
+        .collect()
+    }
+
     /// This listing's URL with another sort and page.
-    fn href(&self, sort: &str, page: usize) -> String {
-        let mut pairs: Vec<(&str, String)> = Vec::new();
-        if let Some(tenant) = self.tenant() {
-            pairs.push(("tenant", tenant.to_owned()));
-        }
-        if let Some(state) = self.state() {
-            pairs.push(("state", state.to_owned()));
-        }
-        if !self.q.trim().is_empty() {
-            pairs.push(("q", self.q.trim().to_owned()));
-        }
+    fn href(&self, sort: &str, page: u64) -> String {
+        let mut pairs = self.pairs();
         if sort != "-pushed" {
             pairs.push(("sort", sort.to_owned()));
         }
@@ -105,21 +168,44 @@ impl ImagesQuery {
             format!("/ui/images?{query}")
         }
     }
+
+    /// The API export of this filtered list (every page) in `format`.
+    fn export_href(&self, format: &str) -> String {
+        let search = self.search();
+        let pairs: Vec<(&str, String)> = [
+            ("format", Some(format.to_owned())),
+            ("tenant", search.tenant),
+            ("q", search.q),
+            ("state", search.state),
+            ("min_severity", search.min_severity),
+            ("vulnerability", search.vulnerability),
+            ("package", search.package),
+            ("pushed_after", search.pushed_after),
+            ("pushed_before", search.pushed_before),
+            ("sort", search.sort),
+            ("order", search.order),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| (name, v)))
+        .collect();
+        format!(
+            "/api/v1/images/export?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    }
 }
 
 /// One page of images, and what the filters can choose from.
 pub(crate) struct ImagePage {
     /// The images of this page, in order.
-    pub(crate) images: Vec<ImageView>,
+    pub(crate) images: Vec<ImageItem>,
     /// How many images match in all.
-    pub(crate) total: usize,
+    pub(crate) total: u64,
     /// The tenants the user may see.
     pub(crate) tenants: Vec<String>,
 }
 
-/// The images `operator` may see that match `query`: per visible tenant
-/// through [`Accounts::images`] (which authorizes each), then the text
-/// search, the sort and the page.
+/// The images `operator` may see that match `query`.
 pub(crate) async fn find_images(
     accounts: &Accounts,
     operator: &Operator,
@@ -131,49 +217,10 @@ pub(crate) async fn find_images(
         .into_iter()
         .map(|t| t.id)
         .collect();
-    let wanted: Vec<&str> = match query.tenant() {
-        Some(tenant) => vec![tenant],
-        None => tenants.iter().map(String::as_str).collect(),
-    };
-    let filter = ImageFilter {
-        state: query.state().map(str::to_owned),
-        limit: Some(PER_TENANT_LIMIT),
-        ..ImageFilter::default()
-    };
-    let mut images = Vec::new();
-    for tenant in &wanted {
-        match accounts.images(operator, tenant, &filter).await {
-            Ok(found) => images.extend(found),
-            // A tenant the user sees but may not read the gate of is left
-            // out of "all tenants"; asked for by name, it is refused.
-            Err(AccountsError::Forbidden(_)) if query.tenant().is_none() => {}
-            Err(error) => return Err(error),
-        }
-    }
-    if let Some(text) = query.text() {
-        images.retain(|image| image.repository.to_lowercase().contains(&text));
-    }
-    let (sort, descending) = query.sort();
-    images.sort_by(|a, b| {
-        let order = match sort {
-            "tenant" => a.tenant.cmp(&b.tenant),
-            "repository" => a.repository.cmp(&b.repository),
-            "state" => a.state.cmp(&b.state),
-            "updated" => a.updated_at.cmp(&b.updated_at),
-            _ => a.created_at.cmp(&b.created_at),
-        }
-        .then_with(|| a.digest.cmp(&b.digest));
-        if descending { order.reverse() } else { order }
-    });
-    let total = images.len();
-    let images = images
-        .into_iter()
-        .skip((query.page() - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
+    let found = accounts.search_images(operator, &query.search()).await?;
     Ok(ImagePage {
-        images,
-        total,
+        images: found.items,
+        total: found.total,
         tenants,
     })
 }
@@ -193,6 +240,14 @@ pub(crate) struct Column {
     pub(crate) aria_sort: &'static str,
 }
 
+/// Effective findings of one severity.
+pub(crate) struct Count {
+    pub(crate) name: &'static str,
+    /// `C`, `H`, `M` or `L`.
+    pub(crate) short: &'static str,
+    pub(crate) count: u64,
+}
+
 /// One row of the list.
 pub(crate) struct Row {
     pub(crate) tenant: String,
@@ -202,7 +257,11 @@ pub(crate) struct Row {
     pub(crate) state: String,
     pub(crate) reason: String,
     pub(crate) pushed: String,
+    pub(crate) pushed_by: String,
     pub(crate) updated: String,
+    pub(crate) scanned: String,
+    /// Effective findings per severity, most severe first.
+    pub(crate) counts: Vec<Count>,
     pub(crate) href: String,
 }
 
@@ -212,13 +271,20 @@ struct ImagesPage {
     chrome: Chrome,
     tenants: Vec<Choice>,
     states: Vec<Choice>,
+    severities: Vec<Choice>,
     text: String,
+    cve: String,
+    package: String,
+    from: String,
+    to: String,
     sort: String,
     columns: Vec<Column>,
     rows: Vec<Row>,
-    total: usize,
-    first: usize,
-    last: usize,
+    total: u64,
+    first: u64,
+    last: u64,
+    export_csv: String,
+    export_json: String,
     previous: Option<String>,
     next: Option<String>,
 }
@@ -240,11 +306,17 @@ pub(crate) fn when(at: time::OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// An RFC 3339 time from the search as the dashboard shows it.
+fn when_text(at: &str) -> String {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(when)
+        .unwrap_or_else(|_| at.to_owned())
+}
+
 /// The detail page of an image.
-pub(crate) fn detail_href(image: &ImageView) -> String {
-    let query =
-        serde_urlencoded::to_string([("repository", &image.repository)]).unwrap_or_default();
-    format!("/ui/images/{}/{}?{query}", image.tenant, image.digest)
+pub(crate) fn detail_href(tenant: &str, digest: &str, repository: &str) -> String {
+    let query = serde_urlencoded::to_string([("repository", repository)]).unwrap_or_default();
+    format!("/ui/images/{tenant}/{digest}?{query}")
 }
 
 /// `GET /ui/images`.
@@ -289,6 +361,16 @@ pub(crate) async fn list(
         label: t.clone(),
         selected: query.tenant() == Some(t.as_str()),
     }));
+    let mut severities = vec![Choice {
+        value: String::new(),
+        label: "Any".into(),
+        selected: trimmed(&query.severity).is_none(),
+    }];
+    severities.extend(SEVERITIES.iter().map(|s| Choice {
+        value: (*s).to_owned(),
+        label: format!("{s} or worse"),
+        selected: trimmed(&query.severity) == Some(*s),
+    }));
     let mut states = vec![Choice {
         value: String::new(),
         label: "Any state".into(),
@@ -301,7 +383,7 @@ pub(crate) async fn list(
     }));
     let number = query.page();
     let first = ((number - 1) * PAGE_SIZE + 1).min(page.total);
-    let last = ((number - 1) * PAGE_SIZE + page.images.len()).min(page.total);
+    let last = ((number - 1) * PAGE_SIZE + page.images.len() as u64).min(page.total);
     let rows = page
         .images
         .iter()
@@ -312,9 +394,24 @@ pub(crate) async fn list(
             short_digest: short_digest(&image.digest),
             state: image.state.clone(),
             reason: image.reason.clone().unwrap_or_default(),
-            pushed: when(image.created_at),
-            updated: when(image.updated_at),
-            href: detail_href(image),
+            pushed: when_text(&image.pushed_at),
+            pushed_by: image.pushed_by.clone().unwrap_or_default(),
+            updated: when_text(&image.updated_at),
+            scanned: image
+                .scanned_at
+                .as_deref()
+                .map(when_text)
+                .unwrap_or_default(),
+            counts: [
+                ("critical", "C", image.critical),
+                ("high", "H", image.high),
+                ("medium", "M", image.medium),
+                ("low", "L", image.low),
+            ]
+            .into_iter()
+            .map(|(name, short, count)| Count { name, short, count })
+            .collect(),
+            href: detail_href(&image.tenant, &image.digest, &image.repository),
         })
         .collect();
     render(
@@ -323,7 +420,14 @@ pub(crate) async fn list(
             chrome,
             tenants,
             states,
+            severities,
             text: query.q.trim().to_owned(),
+            cve: query.cve.trim().to_owned(),
+            package: query.package.trim().to_owned(),
+            from: query.from.trim().to_owned(),
+            to: query.to.trim().to_owned(),
+            export_csv: query.export_href("csv"),
+            export_json: query.export_href("json"),
             sort: current_sort.clone(),
             columns,
             rows,
