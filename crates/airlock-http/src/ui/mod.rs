@@ -14,6 +14,7 @@
 mod image_detail;
 mod images;
 mod login;
+mod vulnerabilities;
 
 use airlock_accounts::{AccountsError, Operator};
 use airlock_auth::Principal;
@@ -38,6 +39,7 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/logout", post(login::logout))
         .route("/images", get(images::list))
         .route("/images/{tenant}/{digest}", get(image_detail::show))
+        .route("/vulnerabilities", get(vulnerabilities::list))
         .route("/assets/ui.js", get(script))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard))
@@ -63,7 +65,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Vulnerabilities",
         href: "/ui/vulnerabilities",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Policies",

@@ -602,3 +602,99 @@ async fn a_disabled_user_loses_the_session_at_once() {
         .await
         .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 }
+
+/// Decides the pushed image `app-of-<tenant>` with one finding.
+async fn with_finding(app: &TestApp, tenant: &str, id: &str, alias: &str) {
+    let image = app
+        .database
+        .images_by_digest(
+            &TenantId::try_from(tenant.to_owned()).unwrap(),
+            &digest_of(tenant).parse().unwrap(),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    let finding = airlock_store::FindingRow {
+        vulnerability: id.into(),
+        aliases: vec![alias.into()],
+        ecosystem: "Debian:12".into(),
+        package: "openssl".into(),
+        version: "3.0.1-1".into(),
+        fixed_versions: vec!["3.0.2-1".into()],
+        severity: 4,
+        cvss: Some(9.8),
+        summary: None,
+        platform: None,
+    };
+    app.database
+        .transition(&airlock_store::Transition {
+            verdict: Some(serde_json::json!({
+                "passed": false,
+                "counts": {"critical": 1, "high": 0, "medium": 0, "low": 0, "unknown": 0},
+            })),
+            findings: Some(vec![finding]),
+            ..airlock_store::Transition::new(
+                image.id,
+                airlock_store::ImageState::Received,
+                airlock_store::ImageState::Rejected,
+            )
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_vulnerabilities_page_finds_images_by_alias_in_visible_tenants_only() {
+    let app = app().await;
+    with_finding(&app, "t", "GHSA-aaaa", "CVE-2099-1").await;
+    with_finding(&app, "u", "GHSA-bbbb", "CVE-2099-1").await;
+    add_admin(&app, "boss").await;
+
+    let (cookie, _) = session(&app.router, "boss").await;
+    let empty = send(&app.router, get("/ui/vulnerabilities", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    assert!(reply_has(&empty, r#"id="no-search""#), "{}", body(&empty));
+    let page = send(
+        &app.router,
+        get("/ui/vulnerabilities?cve=CVE-2099-1", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let html = body(&page);
+    assert!(
+        html.contains("app-of-t") && html.contains("app-of-u"),
+        "{html}"
+    );
+    assert!(
+        html.contains("GHSA-aaaa") && html.contains("3.0.2-1"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/api/v1/vulnerabilities/export?format=csv&#38;vulnerability=CVE-2099-1"),
+        "{html}"
+    );
+
+    // A developer of t sees t's image only, and may not name tenant u.
+    let (cookie, _) = session(&app.router, "dev-t").await;
+    let page = send(
+        &app.router,
+        get("/ui/vulnerabilities?cve=CVE-2099-1", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert!(reply_has(&page, "app-of-t") && !reply_has(&page, "app-of-u"));
+    send(
+        &app.router,
+        get("/ui/vulnerabilities?cve=CVE-2099-1&tenant=u", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    let none = send(
+        &app.router,
+        get("/ui/vulnerabilities?cve=CVE-2099-404", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert!(reply_has(&none, r#"id="no-findings""#));
+}
