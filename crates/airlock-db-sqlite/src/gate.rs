@@ -21,11 +21,14 @@ use airlock_store::{
     Transition,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::audit::append_in;
-use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, parse_digest, to_millis};
+use crate::{
+    SqliteMetadataStore, begin_write, commit, db_error, from_millis, now_millis, parse_digest,
+    to_millis, unreadable,
+};
 
 const IMAGE_COLUMNS: &str = "id, tenant, repository, digest, media_type, state, reason, verdict, \
      policy_tenant, policy_version, attempts, created_at, updated_at, pushed_by";
@@ -35,10 +38,6 @@ const JOB_COLUMNS: &str =
 
 const EXCEPTION_COLUMNS: &str = "id, tenant, vulnerability, package, repository, digest, reason, \
      requested_by, approved_by, approved_at, expires_at, revoked_at, created_at";
-
-fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::backend(format!("read {what} from database"), e)
-}
 
 fn limit_value(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -160,23 +159,6 @@ fn tenant_of_unscanned(repository: &str) -> Option<TenantId> {
         .next()?
         .parse()
         .ok()
-}
-
-async fn begin_write(
-    store: &SqliteMetadataStore,
-    operation: &str,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    store
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| StoreError::backend(format!("begin {operation}"), e))
-}
-
-async fn commit(tx: Transaction<'static, Sqlite>, operation: &str) -> Result<(), StoreError> {
-    tx.commit()
-        .await
-        .map_err(|e| StoreError::backend(format!("commit {operation}"), e))
 }
 
 async fn load_image(conn: &mut SqliteConnection, id: i64) -> Result<ImageRecord, StoreError> {

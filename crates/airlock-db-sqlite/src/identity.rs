@@ -9,11 +9,7 @@ use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
 use time::OffsetDateTime;
 
 use crate::audit::append_in;
-use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, to_millis};
-
-fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::backend(format!("read {what} from database"), e)
-}
+use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, to_millis, unreadable};
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()

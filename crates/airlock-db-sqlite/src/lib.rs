@@ -37,6 +37,34 @@ fn db_error(operation: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     move |e| StoreError::backend(operation, e)
 }
 
+/// A value read back from the database that does not parse.
+fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::backend(format!("read {what} from database"), e)
+}
+
+/// A transaction that takes SQLite's write lock up front (`BEGIN
+/// IMMEDIATE`), so a read-then-write cannot be overtaken by another writer.
+async fn begin_write(
+    store: &SqliteMetadataStore,
+    operation: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
+    store
+        .pool
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(|e| StoreError::backend(format!("begin {operation}"), e))
+}
+
+/// Commits a transaction, naming the operation on failure.
+async fn commit(
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    operation: &str,
+) -> Result<(), StoreError> {
+    tx.commit()
+        .await
+        .map_err(|e| StoreError::backend(format!("commit {operation}"), e))
+}
+
 fn now_millis() -> i64 {
     to_millis(OffsetDateTime::now_utc())
 }

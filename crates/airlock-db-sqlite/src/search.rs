@@ -23,7 +23,7 @@ use futures::stream::{BoxStream, StreamExt};
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, AssertSqlSafe, Row, SqliteConnection};
 
-use crate::{SqliteMetadataStore, db_error, from_millis, parse_digest, to_millis};
+use crate::{SqliteMetadataStore, db_error, from_millis, parse_digest, to_millis, unreadable};
 
 const SUMMARY_COLUMNS: &str = "i.id, i.tenant, i.repository, i.digest, i.media_type, i.state, \
      i.reason, i.pushed_by, i.created_at, i.updated_at, i.scanned_at, i.max_severity, \
@@ -201,10 +201,6 @@ fn findings_sql(filter: &Filter) -> String {
          ORDER BY f.image_id DESC, f.severity DESC, f.rowid DESC LIMIT ? OFFSET ?",
         filter.clause()
     )
-}
-
-fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::backend(format!("read {what} from database"), e)
 }
 
 fn count_from(n: i64) -> u64 {

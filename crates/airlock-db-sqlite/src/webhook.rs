@@ -17,12 +17,15 @@ use airlock_store::{
     WebhookStore,
 };
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqliteConnection};
 use time::OffsetDateTime;
 
 use crate::audit::append_in;
 use crate::gate::{append_outbox, outbox_from_row};
-use crate::{SqliteMetadataStore, db_error, from_millis, now_millis, to_millis};
+use crate::{
+    SqliteMetadataStore, begin_write, commit, db_error, from_millis, now_millis, to_millis,
+    unreadable,
+};
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, tenant, url, events, secret, description, created_by, created_at";
@@ -32,10 +35,6 @@ const SUBSCRIPTION_COLUMNS: &str =
 const DELIVERY_COLUMNS: &str = "o.id, o.type, o.tenant, o.subject, o.time, o.data, \
      d.id, d.subscription, d.state, d.attempts, d.created_at, d.next_attempt_at, \
      d.last_status, d.last_error, d.finished_at";
-
-fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::backend(format!("read {what} from database"), e)
-}
 
 fn limit_value(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
@@ -91,23 +90,6 @@ fn attempt_from_row(row: &SqliteRow) -> Attempt {
         latency_ms: u64::try_from(row.get::<i64, _>(4)).unwrap_or(0),
         error: row.get(5),
     }
-}
-
-async fn begin_write(
-    store: &SqliteMetadataStore,
-    operation: &str,
-) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    store
-        .pool
-        .begin_with("BEGIN IMMEDIATE")
-        .await
-        .map_err(|e| StoreError::backend(format!("begin {operation}"), e))
-}
-
-async fn commit(tx: Transaction<'static, Sqlite>, operation: &str) -> Result<(), StoreError> {
-    tx.commit()
-        .await
-        .map_err(|e| StoreError::backend(format!("commit {operation}"), e))
 }
 
 /// Whether a subscription exists and is not deleted.

@@ -44,16 +44,6 @@ pub fn write(reports: &[ScanReport], context: &ReportContext) -> Result<String, 
     Ok(out)
 }
 
-fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "critical",
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
-        Severity::Unknown => "unknown",
-    }
-}
-
 fn write_report(out: &mut String, report: &ScanReport) {
     let inventory = &report.inventory;
     let artifact = &inventory.artifact;
@@ -102,7 +92,7 @@ fn write_report(out: &mut String, report: &ScanReport) {
             out.push_str("<p class=\"counts\">");
             for severity in [Severity::Critical, Severity::High, Severity::Medium, Severity::Low, Severity::Unknown] {
                 let count = report.findings.iter().filter(|f| f.severity == severity).count();
-                let name = severity_name(severity);
+                let name = severity.as_str();
                 let _ = write!(out, "<span><span class=\"sev {name}\">{name}</span> {count}</span>");
             }
             out.push_str("</p>\n");
@@ -113,7 +103,7 @@ fn write_report(out: &mut String, report: &ScanReport) {
             "<table>\n<tr><th>Severity</th><th>ID</th><th>Package</th><th>Installed</th><th>Fixed in</th><th>Summary</th></tr>\n",
         );
         for finding in &report.findings {
-            let name = severity_name(finding.severity);
+            let name = finding.severity.as_str();
             let score = finding
                 .cvss_score
                 .map(|s| format!(" {s:.1}"))

@@ -297,7 +297,7 @@ fn write_missing_data(out: &mut String, platforms: &[ScanReport]) -> fmt::Result
 fn write_counts(out: &mut String, report: &ImageReport) -> fmt::Result {
     out.push_str("<section>\n<h2>Findings per severity</h2>\n<ul id=\"counts\">\n");
     for severity in SEVERITIES {
-        let name = severity_name(severity);
+        let name = severity.as_str();
         let count = report.verdict.counts.get(name).copied().unwrap_or(0);
         writeln!(
             out,
@@ -340,7 +340,7 @@ fn write_controls(out: &mut String, total: usize) -> fmt::Result {
          <select id=\"severity\" aria-label=\"Severity\"><option value=\"\">All severities</option>",
     );
     for severity in SEVERITIES {
-        let name = severity_name(severity);
+        let name = severity.as_str();
         write!(out, "<option value=\"{name}\">{name}</option>")?;
     }
     writeln!(
@@ -367,7 +367,7 @@ fn write_finding(
     finding: &Finding,
     waived: bool,
 ) -> fmt::Result {
-    let severity = severity_name(finding.severity);
+    let severity = finding.severity.as_str();
     write!(out, "<tr data-severity=\"{severity}\">")?;
     if let Some(platform) = platform {
         write!(out, "<td>{}</td>", PlatformName(platform))?;
@@ -495,16 +495,6 @@ fn write_warnings(out: &mut String, platforms: &[ScanReport]) -> fmt::Result {
     }
     out.push_str("</ul>\n</section>\n");
     Ok(())
-}
-
-fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "critical",
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
-        Severity::Unknown => "unknown",
-    }
 }
 
 /// Sort key: higher is more severe.

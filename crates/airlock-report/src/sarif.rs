@@ -52,16 +52,6 @@ fn security_severity(finding: &Finding) -> Option<String> {
     Some(format!("{score:.1}"))
 }
 
-fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => "critical",
-        Severity::High => "high",
-        Severity::Medium => "medium",
-        Severity::Low => "low",
-        Severity::Unknown => "unknown",
-    }
-}
-
 fn run(report: &ScanReport, context: &ReportContext) -> Value {
     // Rules: one per id, in id order; a rule takes its most severe finding.
     let mut by_id: BTreeMap<&str, &Finding> = BTreeMap::new();
@@ -84,7 +74,7 @@ fn run(report: &ScanReport, context: &ReportContext) -> Value {
                 help = summary.clone();
             }
             let mut properties = json!({
-                "tags": ["security", "vulnerability", severity_name(finding.severity)],
+                "tags": ["security", "vulnerability", finding.severity.as_str()],
             });
             if let Some(score) = security_severity(finding) {
                 properties["security-severity"] = json!(score);
@@ -121,7 +111,7 @@ fn run(report: &ScanReport, context: &ReportContext) -> Value {
                 package.version,
                 package.ecosystem,
                 finding.id,
-                severity_name(finding.severity)
+                finding.severity.as_str()
             );
             let mut paths: Vec<&str> = report
                 .inventory

@@ -18,6 +18,19 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The lowercase name, as serialized (`critical`, ..., `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Unknown => "unknown",
+        }
+    }
+}
+
 /// The package a finding is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FindingPackage {
