@@ -33,6 +33,45 @@ pub trait GateTrigger: Send + Sync {
     /// Queues re-evaluations for one tenant (`None`: every tenant); returns
     /// how many were queued, or why it failed.
     async fn reevaluate(&self, tenant: Option<&TenantId>) -> Result<u64, String>;
+
+    /// What `policy` would decide for the tenant's images in `scanned/`,
+    /// with the tenant's exceptions and the current vulnerability data;
+    /// changes nothing.
+    async fn dry_run(&self, tenant: &TenantId, policy: &Policy)
+    -> Result<Vec<DryRunImage>, String>;
+}
+
+/// One image of a policy dry run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DryRunImage {
+    /// The image's repository in `unscanned/`.
+    pub repository: String,
+    /// Its digest.
+    pub digest: String,
+    /// Whether the candidate policy passes it.
+    pub would_pass: bool,
+    /// The rules that would fail it, with their messages.
+    pub failures: Vec<DryRunFailure>,
+}
+
+/// A rule a dry run fails.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DryRunFailure {
+    /// The rule's name.
+    pub rule: String,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// The outcome of a policy dry run over the images in `scanned/`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct DryRunView {
+    /// How many images were evaluated.
+    pub evaluated: usize,
+    /// How many would fail.
+    pub would_fail: usize,
+    /// Every image, failing ones first.
+    pub images: Vec<DryRunImage>,
 }
 
 /// Longest lifetime of an exception.
@@ -99,7 +138,7 @@ pub struct ExceptionView {
     /// When it was requested.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    /// `pending`, `active`, `expired` or `revoked`.
+    /// `pending`, `active`, `expired`, `revoked` or `rejected`.
     pub status: &'static str,
 }
 
@@ -113,6 +152,12 @@ impl From<ExceptionRecord> for ExceptionView {
             "active"
         } else {
             "pending"
+        };
+        // A request closed without an approval was rejected, not revoked.
+        let status = if status == "revoked" && e.approved_by.is_none() {
+            "rejected"
+        } else {
+            status
         };
         ExceptionView {
             id: e.id,
@@ -406,6 +451,102 @@ impl Accounts {
             .map(PolicyView::from))
     }
 
+    /// Every version of a tenant's policy (`None`: the global one), newest
+    /// first.
+    pub async fn policy_versions(
+        &self,
+        operator: &Operator,
+        tenant: Option<&str>,
+    ) -> Result<Vec<PolicyView>, AccountsError> {
+        let tenant = tenant.map(parse_tenant).transpose()?;
+        self.allow(
+            operator,
+            ManageAction::ReadPolicy(tenant.clone()),
+            &policy_target(tenant.as_ref()),
+            &RequestContext::default(),
+        )
+        .await?;
+        Ok(self
+            .store
+            .policy_versions(tenant.as_ref())
+            .await?
+            .into_iter()
+            .map(PolicyView::from)
+            .collect())
+    }
+
+    /// The versions of a policy for its editor: like [`Self::policy_versions`],
+    /// but only for who may set it (a refusal is audited).
+    pub async fn policy_for_editing(
+        &self,
+        operator: &Operator,
+        request: &RequestContext,
+        tenant: Option<&str>,
+    ) -> Result<Vec<PolicyView>, AccountsError> {
+        let tenant = tenant.map(parse_tenant).transpose()?;
+        self.allow(
+            operator,
+            ManageAction::SetPolicy(tenant.clone()),
+            &policy_target(tenant.as_ref()),
+            request,
+        )
+        .await?;
+        if let Some(t) = &tenant
+            && !self.store.tenant_exists(t).await?
+        {
+            return Err(AccountsError::NotFound(format!("tenant {t}")));
+        }
+        Ok(self
+            .store
+            .policy_versions(tenant.as_ref())
+            .await?
+            .into_iter()
+            .map(PolicyView::from)
+            .collect())
+    }
+
+    /// What a candidate policy would decide for the tenant's images in
+    /// `scanned/`. Needs the right to set the policy; stores nothing.
+    pub async fn dry_run_policy(
+        &self,
+        operator: &Operator,
+        request: &RequestContext,
+        tenant: &str,
+        document: &str,
+    ) -> Result<DryRunView, AccountsError> {
+        let tenant = parse_tenant(tenant)?;
+        let target = policy_target(Some(&tenant));
+        self.allow(
+            operator,
+            ManageAction::SetPolicy(Some(tenant.clone())),
+            &target,
+            request,
+        )
+        .await?;
+        if !self.store.tenant_exists(&tenant).await? {
+            return Err(AccountsError::NotFound(format!("tenant {tenant}")));
+        }
+        let policy = Policy::from_yaml(document)
+            .map_err(|e| AccountsError::Invalid(format!("invalid policy: {e}")))?;
+        let Some(gate) = self.gate.get() else {
+            return Err(AccountsError::Internal(
+                "the gate is not running in this process".into(),
+            ));
+        };
+        let mut images = gate
+            .dry_run(&tenant, &policy)
+            .await
+            .map_err(AccountsError::Internal)?;
+        images.sort_by(|a, b| {
+            (a.would_pass, &a.repository, &a.digest).cmp(&(b.would_pass, &b.repository, &b.digest))
+        });
+        Ok(DryRunView {
+            evaluated: images.len(),
+            would_fail: images.iter().filter(|i| !i.would_pass).count(),
+            images,
+        })
+    }
+
     // ----- exceptions -----
 
     /// Records a requested exception; it applies once someone else approves it.
@@ -602,6 +743,49 @@ impl Accounts {
             .await?;
         self.trigger_reevaluation(Some(&exception.tenant)).await;
         Ok(())
+    }
+
+    /// Rejects a pending exception request (security of its tenant,
+    /// admin): it is closed without ever applying.
+    pub async fn reject_exception(
+        &self,
+        operator: &Operator,
+        request: &RequestContext,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<ExceptionView, AccountsError> {
+        let target = format!("exception:{id}");
+        let exception = self.find_exception(tenant, id).await?;
+        self.allow(
+            operator,
+            ManageAction::ApproveException(exception.tenant.clone()),
+            &target,
+            request,
+        )
+        .await?;
+        if exception.approved_by.is_some() || exception.revoked_at.is_some() {
+            return Err(AccountsError::Conflict(format!(
+                "exception {id} is not pending: only a pending request can be rejected"
+            )));
+        }
+        let details = serde_json::json!({
+            "vulnerability": exception.vulnerability,
+            "requested_by": exception.requested_by,
+            "rejected_by": operator.actor().name,
+        });
+        let event = Self::event(operator, "exception.reject", target.clone(), request)
+            .tenant(exception.tenant.as_str())
+            .details(details.clone());
+        let outbox = OutboxEvent::new(
+            "airlock.exception.rejected",
+            Some(exception.tenant.to_string()),
+            target,
+            details,
+        );
+        self.store
+            .revoke_exception(id, OffsetDateTime::now_utc(), &event, &[outbox])
+            .await?;
+        self.find_exception(None, id).await.map(ExceptionView::from)
     }
 
     /// A tenant's exceptions, newest first.

@@ -34,8 +34,8 @@ use airlock_store::Database;
 
 pub use error::AccountsError;
 pub use gate_admin::{
-    ExceptionRequest, ExceptionView, GateTrigger, HistoryView, ImageFilter, ImageStatusView,
-    ImageView, PolicyView,
+    DryRunFailure, DryRunImage, DryRunView, ExceptionRequest, ExceptionView, GateTrigger,
+    HistoryView, ImageFilter, ImageStatusView, ImageView, PolicyView,
 };
 pub use manage::{NewRobot, RobotView, TenantView, UserView};
 pub use reports::{ReportDownload, ReportQuery};

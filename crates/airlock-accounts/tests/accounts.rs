@@ -214,7 +214,7 @@ async fn management_is_refused_and_audited_for_non_admins() {
 mod gate_admin {
     use std::sync::Mutex;
 
-    use airlock_accounts::{ExceptionRequest, GateTrigger};
+    use airlock_accounts::{DryRunImage, ExceptionRequest, GateTrigger};
     use airlock_auth::{GlobalRole, Roles, TenantId};
     use airlock_store::GateStore;
 
@@ -229,6 +229,25 @@ mod gate_admin {
         async fn reevaluate(&self, tenant: Option<&TenantId>) -> Result<u64, String> {
             self.0.lock().unwrap().push(tenant.map(|t| t.to_string()));
             Ok(0)
+        }
+
+        /// Two images: `a` passes any policy, `b` fails one that blocks
+        /// on a severity.
+        async fn dry_run(
+            &self,
+            _tenant: &TenantId,
+            policy: &airlock_policy::Policy,
+        ) -> Result<Vec<DryRunImage>, String> {
+            let image = |name: &str, would_pass: bool| DryRunImage {
+                repository: format!("unscanned/acme/{name}"),
+                digest: format!("sha256:{}", name.repeat(64)),
+                would_pass,
+                failures: Vec::new(),
+            };
+            Ok(vec![
+                image("a", true),
+                image("b", policy.block_severity_at_or_above().is_none()),
+            ])
         }
     }
 
@@ -342,6 +361,110 @@ mod gate_admin {
                 .map(|e| e.event_type)
                 .collect();
         assert_eq!(events, vec!["airlock.policy.changed"; 3]);
+    }
+
+    #[tokio::test]
+    async fn policy_history_and_dry_run() {
+        let (f, recorder) = with_tenant().await;
+        let security = member("sec", TenantRole::Security);
+        for document in ["ignore_unfixed: true\n", "block_eol_os: true\n"] {
+            f.accounts
+                .set_policy(&security, &ctx(), Some("acme"), document)
+                .await
+                .unwrap();
+        }
+        let developer = member("dev", TenantRole::Developer);
+        let history = f
+            .accounts
+            .policy_versions(&developer, Some("acme"))
+            .await
+            .unwrap();
+        let versions: Vec<(i64, &str)> = history
+            .iter()
+            .map(|p| (p.version, p.document.as_str()))
+            .collect();
+        assert_eq!(
+            versions,
+            [(2, "block_eol_os: true\n"), (1, "ignore_unfixed: true\n")]
+        );
+
+        let queued_before = recorder.0.lock().unwrap().len();
+        let outcome = f
+            .accounts
+            .dry_run_policy(
+                &security,
+                &ctx(),
+                "acme",
+                "block_severity_at_or_above: high\n",
+            )
+            .await
+            .unwrap();
+        assert_eq!((outcome.evaluated, outcome.would_fail), (2, 1));
+        assert_eq!(outcome.images[0].repository, "unscanned/acme/b");
+        assert!(!outcome.images[0].would_pass);
+        // A dry run stores nothing and re-evaluates nothing.
+        assert_eq!(recorder.0.lock().unwrap().len(), queued_before);
+        assert_eq!(
+            f.accounts
+                .policy(&security, Some("acme"))
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
+        let invalid = f
+            .accounts
+            .dry_run_policy(&security, &ctx(), "acme", "block_severity_at_or_above: 7\n")
+            .await
+            .unwrap_err();
+        assert!(matches!(invalid, AccountsError::Invalid(_)), "{invalid}");
+        let refused = f
+            .accounts
+            .dry_run_policy(&developer, &ctx(), "acme", "block_eol_os: true\n")
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, AccountsError::Forbidden(_)), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn a_pending_request_can_be_rejected_once() {
+        let (f, recorder) = with_tenant().await;
+        let developer = member("dev", TenantRole::Developer);
+        let security = member("sec", TenantRole::Security);
+        let exception = f
+            .accounts
+            .request_exception(&developer, &ctx(), "acme", cve(Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        let refused = f
+            .accounts
+            .reject_exception(&developer, &ctx(), Some("acme"), &exception.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, AccountsError::Forbidden(_)), "{refused}");
+        let rejected = f
+            .accounts
+            .reject_exception(&security, &ctx(), Some("acme"), &exception.id)
+            .await
+            .unwrap();
+        assert_eq!(rejected.status, "rejected");
+        assert!(recorder.0.lock().unwrap().is_empty());
+        let again = f
+            .accounts
+            .reject_exception(&security, &ctx(), Some("acme"), &exception.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(again, AccountsError::Conflict(_)), "{again}");
+        let approve = f
+            .accounts
+            .approve_exception(&security, &ctx(), Some("acme"), &exception.id)
+            .await;
+        assert!(approve.is_err(), "a rejected request cannot be approved");
+        assert_eq!(
+            actions(&f.db, "exception.reject").await,
+            vec![("exception.reject".to_owned(), Outcome::Success)]
+        );
     }
 
     #[tokio::test]

@@ -1,4 +1,5 @@
-//! `airlock policy set|show` and `airlock exception request|approve|list|revoke`:
+//! `airlock policy set|show|history|dry-run` and
+//! `airlock exception request|approve|reject|list|revoke`:
 //! the gate's policies and exceptions, against the data directory.
 //!
 //! Like the other management commands, these act as the local operator
@@ -11,10 +12,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use airlock_accounts::{Accounts, AccountsError, ExceptionRequest, GateTrigger, Operator};
+use airlock_accounts::{
+    Accounts, AccountsError, DryRunFailure, DryRunImage, ExceptionRequest, GateTrigger, Operator,
+};
 use airlock_audit::RequestContext;
 use airlock_auth::TenantId;
 use airlock_gate::Gate;
+use airlock_policy::Policy;
 use anyhow::Context;
 
 use crate::config::{CommonArgs, Config, parse_duration};
@@ -30,6 +34,35 @@ impl GateTrigger for GateReevaluation {
             .reevaluate_all(tenant)
             .await
             .map_err(|e| e.to_string())
+    }
+
+    async fn dry_run(
+        &self,
+        tenant: &TenantId,
+        policy: &Policy,
+    ) -> Result<Vec<DryRunImage>, String> {
+        let outcomes = self
+            .0
+            .dry_run(tenant, policy)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(outcomes
+            .into_iter()
+            .map(|(image, would_pass, failures)| DryRunImage {
+                repository: image.repository.to_string(),
+                digest: image.digest.to_string(),
+                would_pass,
+                failures: failures
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| DryRunFailure {
+                        rule: f["rule"].as_str().unwrap_or_default().to_owned(),
+                        message: f["message"].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 }
 
@@ -53,6 +86,31 @@ pub enum PolicyCommand {
         /// The tenant [default: the global policy].
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// List every stored version of a policy, newest first.
+    History {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant [default: the global policy].
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print JSON (with the documents) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what a policy file would decide for the tenant's images in
+    /// scanned/, without storing it; exits 1 when any image would fail.
+    DryRun {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+        /// The YAML policy file.
+        file: std::path::PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -103,6 +161,13 @@ pub enum ExceptionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Reject a pending exception request.
+    Reject {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Its id, EXC-<n>.
+        id: String,
+    },
     /// Revoke an exception.
     Revoke {
         #[command(flatten)]
@@ -151,6 +216,69 @@ pub fn run_policy(command: PolicyCommand) -> anyhow::Result<u8> {
                 |t| format!("policy of tenant {t}"),
             );
             println!("stored {scope} version {}", policy.version);
+        }
+        PolicyCommand::History {
+            common,
+            tenant,
+            json,
+        } => {
+            let versions =
+                crate::local::with_accounts(&common, |accounts, operator, _| async move {
+                    accounts.policy_versions(&operator, tenant.as_deref()).await
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&versions)?);
+            } else {
+                let rows: Vec<Vec<String>> = versions
+                    .into_iter()
+                    .map(|p| {
+                        vec![
+                            p.version.to_string(),
+                            p.author,
+                            time_text(p.created_at),
+                            p.document.lines().count().to_string(),
+                        ]
+                    })
+                    .collect();
+                print_table(&["VERSION", "AUTHOR", "CREATED", "LINES"], &rows);
+            }
+        }
+        PolicyCommand::DryRun {
+            common,
+            tenant,
+            file,
+            json,
+        } => {
+            let document = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read policy file {}", file.display()))?;
+            let outcome = with_gate_accounts(&common, |accounts, operator, request| async move {
+                accounts
+                    .dry_run_policy(&operator, &request, &tenant, &document)
+                    .await
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outcome)?);
+            } else {
+                let rows: Vec<Vec<String>> = outcome
+                    .images
+                    .iter()
+                    .map(|i| {
+                        let rules: Vec<&str> = i.failures.iter().map(|f| f.rule.as_str()).collect();
+                        vec![
+                            i.repository.clone(),
+                            i.digest.clone(),
+                            if i.would_pass { "pass" } else { "FAIL" }.to_owned(),
+                            rules.join(","),
+                        ]
+                    })
+                    .collect();
+                print_table(&["REPOSITORY", "DIGEST", "VERDICT", "FAILING RULES"], &rows);
+                println!(
+                    "{} of {} images in scanned/ would fail",
+                    outcome.would_fail, outcome.evaluated
+                );
+            }
+            return Ok(u8::from(outcome.would_fail > 0));
         }
         PolicyCommand::Show { common, tenant } => {
             let shown = tenant.clone();
@@ -277,6 +405,18 @@ pub fn run_exception(command: ExceptionCommand) -> anyhow::Result<u8> {
                     &rows,
                 );
             }
+        }
+        ExceptionCommand::Reject { common, id } => {
+            let exception =
+                with_gate_accounts(&common, |accounts, operator, request| async move {
+                    accounts
+                        .reject_exception(&operator, &request, None, &id)
+                        .await
+                })?;
+            println!(
+                "rejected {} ({} in tenant {})",
+                exception.id, exception.vulnerability, exception.tenant
+            );
         }
         ExceptionCommand::Revoke { common, id } => {
             let shown = id.clone();

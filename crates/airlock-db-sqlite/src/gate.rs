@@ -319,6 +319,9 @@ async fn apply_transition(
     image.state = transition.to;
     if let Some(reason) = &transition.reason {
         image.reason = Some(reason.clone());
+    } else if transition.to != ImageState::Rejected {
+        // A reason explains a rejection; it goes when the image leaves it.
+        image.reason = None;
     }
     if let Some(verdict) = &transition.verdict {
         image.verdict = Some(verdict.clone());
@@ -931,6 +934,30 @@ impl GateStore for SqliteMetadataStore {
             author: row.get(2),
             created_at: from_millis(row.get(3)),
         }))
+    }
+
+    async fn policy_versions(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<PolicyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, document, author, created_at FROM policies
+             WHERE scope = ? ORDER BY version DESC",
+        )
+        .bind(tenant.map_or_else(String::new, |t| t.as_str().to_owned()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error("list policy versions"))?;
+        Ok(rows
+            .into_iter()
+            .map(|row| PolicyRecord {
+                tenant: tenant.cloned(),
+                version: row.get(0),
+                document: row.get(1),
+                author: row.get(2),
+                created_at: from_millis(row.get(3)),
+            })
+            .collect())
     }
 
     async fn create_exception(

@@ -13,6 +13,7 @@
 //! rejected | covered --(pushed again)--> queued
 //! promoted --(pushed again with a new tag)--> promoted (the tag is copied)
 //! promoted --(fails re-evaluation past the policy's demote_after)--> rejected
+//! rejected --(passes re-evaluation: an exception or a policy changed)--> passed -> promoted
 //! ```
 
 use airlock_store::ImageState;
@@ -51,6 +52,9 @@ pub enum Event {
     /// A promoted image failed its policy on re-evaluation for longer than
     /// the policy's `demote_after`: it has left `scanned/`.
     Demote,
+    /// A rejected image, re-evaluated from its stored scan after an
+    /// exception or a policy changed, passed: it is decided again.
+    Reconsider,
 }
 
 /// What the service must do besides changing the state.
@@ -131,6 +135,7 @@ pub fn next(
         ),
         (S::Promoted, Event::Retag) => (S::Promoted, vec![CopyToScanned]),
         (S::Promoted, Event::Demote) => (S::Rejected, vec![Emit("airlock.image.demoted")]),
+        (S::Rejected, Event::Reconsider) => (S::Passed, vec![]),
         (state, event) => return Err(IllegalTransition { state, event }),
     };
     Ok(result)
@@ -140,7 +145,7 @@ pub fn next(
 mod tests {
     use super::*;
 
-    const EVENTS: [Event; 13] = [
+    const EVENTS: [Event; 14] = [
         Event::Queue,
         Event::Start,
         Event::Decided { passed: true },
@@ -154,6 +159,7 @@ mod tests {
         Event::Repush,
         Event::Retag,
         Event::Demote,
+        Event::Reconsider,
     ];
 
     /// Every (state, event) pair, with the expected next state (None = illegal).
@@ -175,6 +181,7 @@ mod tests {
                 (S::Rejected | S::Covered, Event::Repush) => S::Queued,
                 (S::Promoted, Event::Retag) => S::Promoted,
                 (S::Promoted, Event::Demote) => S::Rejected,
+                (S::Rejected, Event::Reconsider) => S::Passed,
                 _ => return None,
             })
         };
@@ -186,7 +193,7 @@ mod tests {
                 legal += usize::from(got.is_some());
             }
         }
-        assert_eq!(legal, 15);
+        assert_eq!(legal, 16);
     }
 
     #[test]
@@ -195,7 +202,10 @@ mod tests {
             for event in EVENTS {
                 if next(state, event).is_ok() {
                     assert!(
-                        matches!(event, Event::Repush | Event::Retag | Event::Demote),
+                        matches!(
+                            event,
+                            Event::Repush | Event::Retag | Event::Demote | Event::Reconsider
+                        ),
                         "{state} accepted {event:?}"
                     );
                 }
@@ -206,7 +216,8 @@ mod tests {
     #[test]
     fn only_a_pass_leads_to_scanned() {
         // Promotion is reachable only through Passed, and Passed only
-        // through a verdict that passed: no scan, no promotion.
+        // through a verdict that passed (a scan's, or a re-evaluation of a
+        // rejected image's stored scan): no scan, no promotion.
         for state in ImageState::ALL {
             for event in EVENTS {
                 if let Ok((to, effects)) = next(state, event) {
@@ -221,7 +232,10 @@ mod tests {
                         );
                     }
                     if to == ImageState::Passed {
-                        assert_eq!(event, Event::Decided { passed: true });
+                        assert!(
+                            matches!(event, Event::Decided { passed: true } | Event::Reconsider),
+                            "{state} on {event:?} passes"
+                        );
                     }
                 }
             }

@@ -748,6 +748,20 @@ impl Gate {
             Ok(found) => found,
             Err(message) => return Ok(Err(message)),
         };
+        self.evaluate_with(image, reports, policy, reference)
+            .await
+            .map(Ok)
+    }
+
+    /// Matches `reports` and evaluates them against `policy` (the one in
+    /// force, or a candidate in a dry run).
+    async fn evaluate_with(
+        &self,
+        image: &ImageRecord,
+        reports: Vec<ScanReport>,
+        policy: Policy,
+        reference: PolicyRef,
+    ) -> Result<Evaluation, GateError> {
         let matched = match self.matcher.match_reports(reports.clone()).await {
             Ok(matched) => matched,
             Err(message) => {
@@ -801,14 +815,58 @@ impl Gate {
                 crate::reports::top_findings(&matched.reports, 20),
             );
         }
-        Ok(Ok(Evaluation {
+        Ok(Evaluation {
             passed: verdict.passed,
             verdict: stored,
             policy: reference,
             demote_after: policy.demote_after(),
             reports: matched.reports,
             data_age: matched.data_age,
-        }))
+        })
+    }
+
+    /// What `policy` would decide for the tenant's promoted images (those
+    /// in `scanned/`), from their stored inventories, the current
+    /// vulnerability data and the tenant's exceptions. Writes nothing.
+    /// Returns each image with the verdict's `passed` and `failures`.
+    pub async fn dry_run(
+        &self,
+        tenant: &TenantId,
+        policy: &Policy,
+    ) -> Result<Vec<(ImageRecord, bool, serde_json::Value)>, GateError> {
+        let candidate = PolicyRef {
+            tenant: Some(tenant.to_string()),
+            version: 0,
+        };
+        let mut outcomes = Vec::new();
+        for image in self
+            .db
+            .images(Some(tenant), Some(ImageState::Promoted), usize::MAX)
+            .await?
+        {
+            let reports = match self.db.inventory(&image.digest).await? {
+                Some(value) => serde_json::from_value::<Vec<ScanReport>>(value).ok(),
+                None => None,
+            };
+            let Some(reports) = reports else {
+                let failures = json!([{
+                    "rule": "scan_coverage",
+                    "message": "no stored inventory: the image cannot be evaluated without a new scan",
+                }]);
+                outcomes.push((image, false, failures));
+                continue;
+            };
+            let evaluation = self
+                .evaluate_with(&image, reports, policy.clone(), candidate.clone())
+                .await?;
+            let failures = evaluation
+                .verdict
+                .get("failures")
+                .cloned()
+                .unwrap_or_else(|| json!([]));
+            outcomes.push((image, evaluation.passed, failures));
+        }
+        Ok(outcomes)
     }
 
     async fn decide(
@@ -909,15 +967,23 @@ impl Gate {
 
     // ----- re-evaluation -----
 
-    /// Queues a re-evaluation of every promoted image (of one tenant, or
-    /// all): after new vulnerability data, a policy or an exception change.
+    /// Queues a re-evaluation of every promoted and every rejected image
+    /// (of one tenant, or all): after new vulnerability data, a policy or an
+    /// exception change. A promoted image may now fail (and be demoted when
+    /// the policy says so); a rejected one still in `unscanned/` may now
+    /// pass and is then promoted.
     pub async fn reevaluate_all(&self, tenant: Option<&TenantId>) -> Result<u64, GateError> {
         let mut queued = 0;
-        for image in self
+        let mut images = self
             .db
             .images(tenant, Some(ImageState::Promoted), usize::MAX)
-            .await?
-        {
+            .await?;
+        images.extend(
+            self.db
+                .images(tenant, Some(ImageState::Rejected), usize::MAX)
+                .await?,
+        );
+        for image in images {
             self.db
                 .enqueue(&NewJob {
                     kind: JobKind::Reevaluate,
@@ -941,6 +1007,9 @@ impl Gate {
             Some(value) => serde_json::from_value::<Vec<ScanReport>>(value).ok(),
             None => None,
         };
+        if let (Some(reports), ImageState::Rejected) = (&stored, image.state) {
+            return self.reconsider(job, &image, reports.clone()).await;
+        }
         let (Some(reports), ImageState::Promoted) = (stored, image.state) else {
             self.db
                 .finish_job(job.id, &job.worker, &JobOutcome::Done, &[], &[])
@@ -1039,6 +1108,66 @@ impl Gate {
 }
 
 impl Gate {
+    /// Re-evaluates a rejected image from its stored inventory: if it now
+    /// passes (an exception was approved, the policy changed) and its
+    /// manifest is still in `unscanned/`, it is decided again with fresh
+    /// reports and promoted; otherwise nothing changes.
+    async fn reconsider(
+        &self,
+        job: &Job,
+        image: &ImageRecord,
+        reports: Vec<ScanReport>,
+    ) -> Result<(), GateError> {
+        let present = self
+            .db
+            .manifest(&image.repository, &Reference::Digest(image.digest.clone()))
+            .await?
+            .is_some();
+        let evaluated = if present {
+            self.evaluate(image, reports).await?.ok()
+        } else {
+            None
+        };
+        let Some(found) = evaluated.filter(|found| found.passed) else {
+            self.db
+                .finish_job(job.id, &job.worker, &JobOutcome::Done, &[], &[])
+                .await?;
+            return Ok(());
+        };
+        let report = self.write_reports(image, &found).await?;
+        let findings = crate::reports::finding_rows(&found.reports);
+        let mut verdict = found.verdict;
+        if let (Some(report), Some(object)) = (&report, verdict.as_object_mut()) {
+            object.insert("scan_id".into(), json!(report.scan_id));
+            if let Some(output) = &self.reports {
+                object.insert(
+                    "reports".into(),
+                    crate::reports::report_links(
+                        &output.external_url,
+                        &image.tenant,
+                        &image.digest,
+                        &report.scan_id,
+                    ),
+                );
+            }
+        }
+        let data = json!({ "reevaluated": true, "previous_reason": image.reason });
+        let (mut transition, _) = self.step(
+            image,
+            Event::Reconsider,
+            scanner(),
+            "image.reconsider",
+            data,
+        )?;
+        transition.verdict = Some(verdict);
+        transition.policy = Some(found.policy);
+        transition.report = report;
+        transition.findings = Some(findings);
+        Self::finishing(&mut transition, job, JobOutcome::Done);
+        let passed = self.db.transition(&transition).await?;
+        self.promote(&passed).await
+    }
+
     /// Removes a promoted image that keeps failing its policy from
     /// `scanned/` (the manifest and the tags pointing at it), then closes it
     /// as rejected with reason `demoted`. Removing first makes a crash in

@@ -80,6 +80,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/tenants/{tenant}/images/{digest}", get(image_status))
         .merge(crate::notify_api::routes())
         .merge(crate::search_api::routes())
+        .merge(crate::policy_api::routes())
 }
 
 /// An authenticated API caller.

@@ -18,6 +18,7 @@ mod listing;
 mod manifest;
 mod metrics;
 mod notify_api;
+mod policy_api;
 mod search_api;
 mod session;
 mod ui;

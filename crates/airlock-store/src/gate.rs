@@ -552,6 +552,13 @@ pub trait GateStore: Send + Sync + std::fmt::Debug {
     /// The newest policy of a tenant (`None`: the global one).
     async fn policy(&self, tenant: Option<&TenantId>) -> Result<Option<PolicyRecord>, StoreError>;
 
+    /// Every version of a tenant's policy (`None`: the global one), newest
+    /// first.
+    async fn policy_versions(
+        &self,
+        tenant: Option<&TenantId>,
+    ) -> Result<Vec<PolicyRecord>, StoreError>;
+
     // ----- exceptions -----
 
     /// Stores a requested exception (id assigned by the store); returns it.

@@ -1451,6 +1451,25 @@ pub async fn gate_store<S: MetadataStore + GateStore + AuditStore>(store: &S) {
     let global = store.policy(None).await.unwrap().unwrap();
     assert_eq!((global.tenant, global.version), (None, 1));
     assert_eq!(store.policy(Some(&tenant("beta"))).await.unwrap(), None);
+    let history: Vec<(i64, String)> = store
+        .policy_versions(Some(&acme))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.version, p.document))
+        .collect();
+    assert_eq!(
+        history,
+        [(2, "rules: 2".to_owned()), (1, "rules: 1".to_owned())]
+    );
+    assert_eq!(store.policy_versions(None).await.unwrap().len(), 1);
+    assert!(
+        store
+            .policy_versions(Some(&tenant("beta")))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Exceptions: numbered by the store, approved once, revoked once.
     let request = ExceptionRecord {

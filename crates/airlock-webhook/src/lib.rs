@@ -45,6 +45,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "airlock.exception.created",
     "airlock.exception.approved",
     "airlock.exception.revoked",
+    "airlock.exception.rejected",
     "airlock.exception.expired",
     "airlock.webhook.test",
 ];

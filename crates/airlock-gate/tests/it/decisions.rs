@@ -213,6 +213,125 @@ async fn an_approved_exception_lets_a_repush_through_without_a_new_scan() {
 }
 
 #[tokio::test]
+async fn an_approved_exception_promotes_a_rejected_image_on_reevaluation() {
+    let stack = Stack::new().await;
+    let digest = push_vulnerable(&stack, "acme", "vulnerable").await;
+    assert_eq!(stack.image(APP, &digest).await.state, ImageState::Rejected);
+    // Without an exception, re-evaluating a rejected image changes nothing.
+    assert_eq!(
+        stack
+            .gate
+            .reevaluate_all(Some(&tenant("acme")))
+            .await
+            .unwrap(),
+        1
+    );
+    stack.settle().await;
+    assert_eq!(stack.image(APP, &digest).await.state, ImageState::Rejected);
+
+    except(&stack, "acme", CVE).await;
+    assert_eq!(
+        stack
+            .gate
+            .reevaluate_all(Some(&tenant("acme")))
+            .await
+            .unwrap(),
+        1
+    );
+    stack.settle().await;
+
+    let image = stack.image(APP, &digest).await;
+    assert_eq!(image.state, ImageState::Promoted);
+    assert_eq!(image.reason, None, "the rejection's reason is gone");
+    assert_eq!(stack.runner.calls(&digest), 1, "no new scan");
+    let verdict = image.verdict.clone().expect("verdict");
+    assert_eq!(verdict["passed"], true, "{verdict}");
+    assert_eq!(verdict["excepted"][0]["finding"], CVE, "{verdict}");
+    assert_eq!(
+        stack.resolve(SCANNED_APP, &tag("1.0")).await,
+        Some(digest.clone())
+    );
+    let states = stack.states(&image).await;
+    assert_eq!(
+        &states[states.len() - 3..],
+        [
+            ImageState::Rejected,
+            ImageState::Passed,
+            ImageState::Promoted
+        ]
+    );
+    assert_eq!(
+        stack.audit_actions("image", &digest).await,
+        ["image.reject", "image.reconsider", "image.promote"]
+    );
+    let types = stack.event_types(&digest).await;
+    assert_eq!(count(&types, "airlock.image.rejected"), 1, "{types:?}");
+    assert_eq!(count(&types, "airlock.image.promoted"), 1, "{types:?}");
+}
+
+#[tokio::test]
+async fn a_rejected_image_past_its_retention_is_not_reconsidered() {
+    let stack = Stack::new().await;
+    let digest = push_vulnerable(&stack, "acme", "vulnerable").await;
+    let later = OffsetDateTime::now_utc() + time::Duration::days(365);
+    assert_eq!(stack.gate.expire_rejected(later).await.unwrap(), 1);
+    except(&stack, "acme", CVE).await;
+    stack.gate.reevaluate_all(None).await.unwrap();
+    stack.settle().await;
+    let image = stack.image(APP, &digest).await;
+    assert_eq!(image.state, ImageState::Rejected, "its manifest is gone");
+    assert_eq!(stack.resolve(SCANNED_APP, &tag("1.0")).await, None);
+    assert_eq!(stack.db_pending().await, 0);
+}
+
+#[tokio::test]
+async fn a_dry_run_evaluates_scanned_images_against_a_candidate_policy_and_stores_nothing() {
+    let stack = Stack::new().await;
+    let clean = stack.push_image(APP, Some("1.0"), "clean").await;
+    let vulnerable = push_vulnerable(&stack, "acme", "vulnerable").await;
+    stack.settle().await;
+    // New data: the promoted image now has a low finding.
+    stack.matcher.add(crate::fakes::Advisory {
+        package: crate::fakes::CLEAN_PACKAGE.into(),
+        id: "CVE-2024-7777".into(),
+        aliases: Vec::new(),
+        severity: airlock_scan_model::Severity::Low,
+    });
+    let strict = airlock_policy::Policy::from_yaml("max_findings: { low: 0 }\n").unwrap();
+    let lenient = airlock_policy::Policy::from_yaml("ignore_unfixed: false\n").unwrap();
+    let before = stack.image(APP, &clean.digest).await;
+
+    let outcomes = stack.gate.dry_run(&tenant("acme"), &lenient).await.unwrap();
+    let digests: Vec<&Digest> = outcomes.iter().map(|(i, _, _)| &i.digest).collect();
+    assert_eq!(
+        digests,
+        [&clean.digest],
+        "only images in scanned/, not {vulnerable}"
+    );
+    assert!(outcomes[0].1, "{:?}", outcomes[0].2);
+
+    let outcomes = stack.gate.dry_run(&tenant("acme"), &strict).await.unwrap();
+    assert!(!outcomes[0].1, "a low finding fails max_findings low: 0");
+    assert_eq!(
+        outcomes[0].2[0]["rule"], "max_findings",
+        "{:?}",
+        outcomes[0].2
+    );
+    assert_eq!(
+        stack.image(APP, &clean.digest).await,
+        before,
+        "nothing stored"
+    );
+    let types = stack.event_types(&clean.digest).await;
+    assert_eq!(
+        count(&types, "airlock.vulnerability.detected"),
+        0,
+        "{types:?}"
+    );
+    assert_eq!(stack.db_pending().await, 0);
+}
+
+#[tokio::test]
 async fn an_exception_for_an_alias_covers_the_finding() {
     let stack = Stack::new().await;
     except(&stack, "globex", GHSA).await;

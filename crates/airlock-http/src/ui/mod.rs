@@ -11,12 +11,15 @@
 //! CSRF token of the session (or of the login form), so a form added later
 //! cannot forget it.
 
+mod exceptions;
 mod image_detail;
 mod images;
 mod login;
+mod policies;
 mod vulnerabilities;
 
 use airlock_accounts::{AccountsError, Operator};
+use airlock_audit::RequestContext;
 use airlock_auth::Principal;
 use askama::Template;
 use axum::Router;
@@ -29,6 +32,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::auth::{peer, request_context};
 use crate::session;
 
 /// The routes under `/ui`; `state` is what [`guard`] checks requests with.
@@ -40,6 +44,13 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/images", get(images::list))
         .route("/images/{tenant}/{digest}", get(image_detail::show))
         .route("/vulnerabilities", get(vulnerabilities::list))
+        .route("/policies", get(policies::show).post(policies::submit))
+        .route("/exceptions", get(exceptions::list))
+        .route("/exceptions/request", post(exceptions::request))
+        .route(
+            "/exceptions/{tenant}/{id}/{decision}",
+            post(exceptions::decide),
+        )
         .route("/assets/ui.js", get(script))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard))
@@ -70,12 +81,12 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Policies",
         href: "/ui/policies",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Exceptions",
         href: "/ui/exceptions",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Webhooks",
@@ -148,6 +159,8 @@ pub(crate) struct UiSession {
     pub(crate) principal: Principal,
     pub(crate) operator: Operator,
     pub(crate) csrf: String,
+    /// Who asked from where, for the audit records of the page's actions.
+    pub(crate) request: RequestContext,
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -162,6 +175,7 @@ impl FromRequestParts<AppState> for UiSession {
                 operator: Operator::Principal(principal.clone()),
                 principal,
                 csrf: session::csrf_token(token),
+                request: request_context(&parts.headers, peer(&parts.extensions)),
             }),
             Err(AccountsError::BadCredentials) => {
                 let mut response = to_login(parts);
