@@ -5,8 +5,12 @@
 //!
 //! The flow is a person's: open the images page, get sent to the login,
 //! sign in, find the rejected image, open it, read why it was rejected,
-//! open its HTML report, sign out. With `AIRLOCK_UPDATE_SCREENSHOTS=1` the
-//! images list and the detail page are saved to `docs/` as screenshots.
+//! open its HTML report, sign out. And the gate's: a developer cannot open
+//! the policy editor nor see another tenant's image, requests an exception
+//! for the finding that rejected their image; a security member approves
+//! it, and the image is promoted after re-evaluation. With
+//! `AIRLOCK_UPDATE_SCREENSHOTS=1` the images list, the detail page and the
+//! exceptions page are saved to `docs/` as screenshots.
 
 mod support;
 
@@ -17,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use support::gate::{CVE, FIXED, Gate, VULNERABLE, decided, django_layout};
-use support::{ADMIN_PASSWORD, ChildGuard, free_port, http, require_tools};
+use support::{ADMIN_PASSWORD, ChildGuard, airlock_cli_ok, free_port, http, require_tools};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -351,4 +355,223 @@ fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
             gate.server.logs()
         );
     }
+}
+
+const DEV_PASSWORD: &str = "dev-password-for-the-browser";
+const SEC_PASSWORD: &str = "sec-password-for-the-browser";
+
+/// Signs in through the login form and waits for the page it leads to.
+async fn sign_in(client: &Client, base: &str, user: &str, password: &str) -> Outcome {
+    client.goto(&format!("{base}/ui/login")).await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await?
+        .send_keys(user)
+        .await?;
+    client
+        .find(Locator::Id("password"))
+        .await?
+        .send_keys(password)
+        .await?;
+    client.find(Locator::Id("sign-in")).await?.click().await?;
+    assert_eq!(text_of(client, "#user-name").await?, user);
+    Ok(())
+}
+
+async fn sign_out(client: &Client) -> Outcome {
+    client
+        .find(Locator::Css("header form button"))
+        .await?
+        .click()
+        .await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("username"))
+        .await?;
+    Ok(())
+}
+
+/// The exception flow: `digest` is team-a's rejected image, `other` an
+/// image of team-b.
+async fn except(client: &Client, server: SocketAddr, digest: &str, other: &str) -> Outcome {
+    let base = format!("http://{server}");
+    client.set_window_size(1280, 900).await?;
+    sign_in(client, &base, "dev", DEV_PASSWORD).await?;
+
+    // Another tenant's image is neither listed nor readable.
+    client.goto(&format!("{base}/ui/images")).await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("table#images"))
+        .await?;
+    let source = client.source().await?;
+    assert!(source.contains("unscanned/team-a/app"), "{source}");
+    assert!(!source.contains("team-b"), "team-b is listed:\n{source}");
+    client
+        .goto(&format!("{base}/ui/images/team-b/{other}"))
+        .await?;
+    assert_eq!(text_of(client, "h1").await?, "Access denied");
+
+    // The policy editor is for security: a 403 page.
+    client.goto(&format!("{base}/ui/policies")).await?;
+    assert_eq!(text_of(client, "h1").await?, "Access denied");
+    let status = client
+        .execute(
+            "return fetch('/ui/policies').then(r => r.status);",
+            Vec::new(),
+        )
+        .await?;
+    assert_eq!(status, serde_json::json!(403));
+
+    // The rejected image: request an exception for its finding.
+    client
+        .goto(&format!("{base}/ui/images/team-a/{digest}"))
+        .await?;
+    assert_eq!(text_of(client, "#image-verdict").await?, "rejected");
+    client
+        .find(Locator::Css("a.request-exception"))
+        .await?
+        .click()
+        .await?;
+    let vulnerability = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("req-vulnerability"))
+        .await?
+        .prop("value")
+        .await?;
+    assert_eq!(vulnerability.as_deref(), Some(CVE));
+    client
+        .find(Locator::Id("req-reason"))
+        .await?
+        .send_keys("django's admin is not exposed in this image")
+        .await?;
+    client
+        .find(Locator::Id("request-submit"))
+        .await?
+        .click()
+        .await?;
+    let done = text_of(client, "#exceptions-done").await?;
+    assert!(done.starts_with("Requested EXC-"), "{done}");
+    let id = done
+        .split_whitespace()
+        .nth(1)
+        .expect("the exception id")
+        .to_owned();
+    assert_eq!(
+        text_of(client, &format!("#exception-{id} .exception-status")).await?,
+        "pending"
+    );
+    assert!(
+        client
+            .find(Locator::Css(&format!("#exception-{id} button.approve")))
+            .await
+            .is_err(),
+        "a developer is offered the approval"
+    );
+    sign_out(client).await?;
+
+    // Security approves it.
+    sign_in(client, &base, "sec", SEC_PASSWORD).await?;
+    client.goto(&format!("{base}/ui/exceptions")).await?;
+    screenshot(client, "ui-exceptions.png").await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css(&format!("#exception-{id} button.approve")))
+        .await?
+        .click()
+        .await?;
+    let done = text_of(client, "#exceptions-done").await?;
+    assert!(done.starts_with(&format!("Approved {id}")), "{done}");
+    assert_eq!(
+        text_of(client, &format!("#exception-{id} .exception-status")).await?,
+        "active"
+    );
+
+    // The gate re-evaluates the rejected image; watch it become promoted.
+    let detail = format!("{base}/ui/images/team-a/{digest}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        client.goto(&detail).await?;
+        let verdict = text_of(client, "#image-verdict").await?;
+        if verdict == "promoted" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not promoted 60 s after the approval: {verdict}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let timeline = text_of(client, "#timeline").await?;
+    assert!(
+        timeline.contains("Re-evaluated from its scan")
+            && timeline.contains("Promoted to scanned/team-a/app"),
+        "{timeline}"
+    );
+    Ok(())
+}
+
+#[test]
+fn security_approves_a_developers_exception_and_the_rejected_image_is_promoted() {
+    let name = "security_approves_a_developers_exception_and_the_rejected_image_is_promoted";
+    if !require_tools(
+        name,
+        &[
+            ("chromium", "chromium"),
+            ("chromedriver", "chromium-driver"),
+            ("skopeo", "skopeo"),
+            ("python3", "python3"),
+        ],
+    ) {
+        return;
+    }
+    let gate = Gate::start(&[]);
+    let (layout, digest) = django_layout(&gate.scratch("vulnerable"), VULNERABLE);
+    gate.push(&layout, "unscanned/team-a/app:1.0", &[]);
+    decided(&gate.server, "unscanned/team-a/app", &digest, "rejected");
+    let (layout, other) = django_layout(&gate.scratch("clean"), FIXED);
+    gate.push(&layout, "unscanned/team-b/api:1.0", &[]);
+    decided(&gate.server, "unscanned/team-b/api", &other, "promoted");
+    let data = gate.data();
+    for (user, password, role) in [
+        ("dev", DEV_PASSWORD, "developer"),
+        ("sec", SEC_PASSWORD, "security"),
+    ] {
+        airlock_cli_ok(
+            data,
+            &["user", "create", user, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        airlock_cli_ok(
+            data,
+            &["user", "grant", user, "--tenant", "team-a", "--role", role],
+            None,
+        );
+    }
+
+    let driver = Driver::start(&gate.scratch("chromedriver.log"));
+    let profile = gate.scratch("chromium-profile");
+    std::fs::create_dir_all(&profile).expect("create the browser profile");
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let outcome = runtime.block_on(async {
+        let client = browser(&driver, &profile).await;
+        let outcome = except(&client, gate.server.addr, &digest, &other)
+            .await
+            .map_err(|e| e.to_string());
+        let _ = client.close().await;
+        outcome
+    });
+    if let Err(error) = outcome {
+        panic!(
+            "the browser flow failed: {error}\nserver log:\n{}",
+            gate.server.logs()
+        );
+    }
+    decided(&gate.server, "unscanned/team-a/app", &digest, "promoted");
 }

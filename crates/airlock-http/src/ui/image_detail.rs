@@ -6,7 +6,7 @@
 //! [`Accounts::image_status`](airlock_accounts::Accounts::image_status), so
 //! a user who may not read the tenant's gate gets the 403 page.
 
-use airlock_accounts::{HistoryView, ImageStatusView};
+use airlock_accounts::{HistoryView, ImageStatusView, ImageView};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -56,6 +56,8 @@ pub(crate) struct FindingRow {
     pub(crate) package: String,
     pub(crate) version: String,
     pub(crate) fixed: String,
+    /// The exceptions page with its request form filled in for this finding.
+    pub(crate) exception_href: String,
 }
 
 /// A count per severity.
@@ -111,6 +113,10 @@ fn describe(step: &HistoryView, repository: &str) -> String {
         },
         "queued" => "Queued for scanning.".into(),
         "scanning" => "Scan started.".into(),
+        "passed" if detail.get("reevaluated").is_some() => {
+            "Re-evaluated from its scan: the policy passes now (an exception or a policy changed)."
+                .into()
+        }
         "passed" => "Scanned: the policy passed.".into(),
         "failed" => "Scanned: the policy failed.".into(),
         "promoted" => match text(detail, "target") {
@@ -203,7 +209,7 @@ fn list(value: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
-fn findings_of(verdict: Option<&Value>) -> Vec<FindingRow> {
+fn findings_of(verdict: Option<&Value>, image: &ImageView) -> Vec<FindingRow> {
     verdict
         .and_then(|v| v.get("top_findings"))
         .and_then(Value::as_array)
@@ -211,6 +217,16 @@ fn findings_of(verdict: Option<&Value>) -> Vec<FindingRow> {
             findings
                 .iter()
                 .map(|f| FindingRow {
+                    exception_href: format!(
+                        "/ui/exceptions?{}#request",
+                        serde_urlencoded::to_string([
+                            ("tenant", image.tenant.as_str()),
+                            ("vulnerability", &text(f, "id")),
+                            ("repository", &image.repository),
+                            ("digest", &image.digest),
+                        ])
+                        .unwrap_or_default()
+                    ),
                     id: text(f, "id"),
                     severity: text(f, "severity").to_lowercase(),
                     package: text(f, "package"),
@@ -311,7 +327,7 @@ pub(crate) async fn show(
             })
             .collect(),
         reasons: reasons_of(&status),
-        findings: findings_of(status.verdict.as_ref()),
+        findings: findings_of(status.verdict.as_ref(), image),
         counts: counts_of(status.verdict.as_ref()),
         reports,
         chrome,
