@@ -22,6 +22,7 @@ use airlock_store::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::manage::parse_tenant;
 use crate::{Accounts, AccountsError, Operator};
@@ -39,7 +40,8 @@ pub trait GateTrigger: Send + Sync {
 const MAX_EXCEPTION_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// A policy version as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Policy)]
 pub struct PolicyView {
     /// Its tenant; `None` for the global default.
     pub tenant: Option<String>,
@@ -67,9 +69,11 @@ impl From<PolicyRecord> for PolicyView {
 }
 
 /// An exception as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Exception)]
 pub struct ExceptionView {
     /// `EXC-<n>`.
+    #[schema(example = "EXC-1")]
     pub id: String,
     /// Its tenant.
     pub tenant: String,
@@ -100,6 +104,7 @@ pub struct ExceptionView {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// `pending`, `active`, `expired` or `revoked`.
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
 }
 
@@ -151,7 +156,8 @@ pub struct ExceptionRequest {
 }
 
 /// One step of an image's history, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = History)]
 pub struct HistoryView {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
@@ -161,6 +167,7 @@ pub struct HistoryView {
     /// The state after.
     pub to: String,
     /// What happened.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
@@ -176,7 +183,8 @@ impl From<HistoryEntry> for HistoryView {
 }
 
 /// An image in the gate, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = Image)]
 pub struct ImageView {
     /// Its tenant.
     pub tenant: String,
@@ -188,7 +196,9 @@ pub struct ImageView {
     pub state: String,
     /// Why it was rejected, when it was.
     pub reason: Option<String>,
-    /// The deciding policy.
+    /// The deciding policy: `{"tenant": ..., "version": ...}` (`tenant`
+    /// null for the global one).
+    #[schema(value_type = Option<Object>)]
     pub policy: Option<PolicyRef>,
     /// When it was pushed first.
     #[serde(with = "time::serde::rfc3339")]
@@ -214,15 +224,19 @@ impl From<&ImageRecord> for ImageView {
 }
 
 /// An image's full status: state, verdict, the reasons behind it, history.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = ImageStatus)]
 pub struct ImageStatusView {
     /// The image.
     #[serde(flatten)]
     pub image: ImageView,
-    /// The policy verdict, once evaluated.
+    /// The policy verdict, once evaluated: `passed`, `failures`,
+    /// `excepted`, `counts`, `findings`, `policy`.
+    #[schema(value_type = Option<Object>)]
     pub verdict: Option<serde_json::Value>,
     /// Why it was decided so: every failed rule with its findings (the
     /// verdict's `failures`), or the rejection reason when no verdict says.
+    #[schema(value_type = Vec<Object>)]
     pub reasons: Vec<serde_json::Value>,
     /// Its lifecycle, oldest first.
     pub history: Vec<HistoryView>,
