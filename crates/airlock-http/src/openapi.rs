@@ -14,6 +14,24 @@
 //!
 //! `docs/openapi.json` is a checked-in copy of [`document_json`]'s output;
 //! a test fails when they differ (`AIRLOCK_UPDATE_OPENAPI=1` rewrites it).
+//!
+//! Adding an endpoint:
+//! 1. Put `#[utoipa::path(method, path = "/relative/{param}", tag = ...,
+//!    params(...), request_body = ..., responses(...), security(...))]` on
+//!    the handler, copying a neighbour: its doc comment becomes the summary,
+//!    path parameters are `("name" = String, Path, description = ...)`,
+//!    query structs derive `IntoParams`, bodies derive `ToSchema`, and each
+//!    of its own 4xx is `(status = 4xx, description = ..., body =
+//!    ErrorEnvelope)`. Reads take `security(("bearer" = []), ("basic" =
+//!    []), ("session" = []))`, unsafe methods `("session" = [], "csrf" =
+//!    [])` in the last place.
+//! 2. Register it in the module's `routes()` with
+//!    `.routes(routes!(handler))` (handlers of one path share one
+//!    `routes!`), never `.route(`; a new module's `routes()` is merged in
+//!    `api::routes`.
+//! 3. Add its rows to the authorization matrix (`tests/it/authz.rs`: an
+//!    `Op`, its `endpoint`, one row per target) and regenerate
+//!    `docs/openapi.json`; the tests name whatever is missing.
 
 use std::sync::LazyLock;
 
