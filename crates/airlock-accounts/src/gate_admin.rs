@@ -22,6 +22,7 @@ use airlock_store::{
 };
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::manage::parse_tenant;
 use crate::{Accounts, AccountsError, Operator};
@@ -42,7 +43,7 @@ pub trait GateTrigger: Send + Sync {
 }
 
 /// One image of a policy dry run.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct DryRunImage {
     /// The image's repository in `unscanned/`.
     pub repository: String,
@@ -55,7 +56,7 @@ pub struct DryRunImage {
 }
 
 /// A rule a dry run fails.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct DryRunFailure {
     /// The rule's name.
     pub rule: String,
@@ -64,7 +65,7 @@ pub struct DryRunFailure {
 }
 
 /// The outcome of a policy dry run over the images in `scanned/`.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct DryRunView {
     /// How many images were evaluated.
     pub evaluated: usize,
@@ -78,7 +79,8 @@ pub struct DryRunView {
 const MAX_EXCEPTION_LIFETIME: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// A policy version as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Policy)]
 pub struct PolicyView {
     /// Its tenant; `None` for the global default.
     pub tenant: Option<String>,
@@ -106,9 +108,11 @@ impl From<PolicyRecord> for PolicyView {
 }
 
 /// An exception as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Exception)]
 pub struct ExceptionView {
     /// `EXC-<n>`.
+    #[schema(example = "EXC-1")]
     pub id: String,
     /// Its tenant.
     pub tenant: String,
@@ -139,6 +143,7 @@ pub struct ExceptionView {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// `pending`, `active`, `expired`, `revoked` or `rejected`.
+    #[schema(value_type = String, example = "active")]
     pub status: &'static str,
 }
 
@@ -196,7 +201,8 @@ pub struct ExceptionRequest {
 }
 
 /// One step of an image's history, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = History)]
 pub struct HistoryView {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
@@ -206,6 +212,7 @@ pub struct HistoryView {
     /// The state after.
     pub to: String,
     /// What happened.
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 
@@ -221,7 +228,8 @@ impl From<HistoryEntry> for HistoryView {
 }
 
 /// An image in the gate, as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = Image)]
 pub struct ImageView {
     /// Its tenant.
     pub tenant: String,
@@ -233,7 +241,9 @@ pub struct ImageView {
     pub state: String,
     /// Why it was rejected, when it was.
     pub reason: Option<String>,
-    /// The deciding policy.
+    /// The deciding policy: `{"tenant": ..., "version": ...}` (`tenant`
+    /// null for the global one).
+    #[schema(value_type = Option<Object>)]
     pub policy: Option<PolicyRef>,
     /// When it was pushed first.
     #[serde(with = "time::serde::rfc3339")]
@@ -259,15 +269,19 @@ impl From<&ImageRecord> for ImageView {
 }
 
 /// An image's full status: state, verdict, the reasons behind it, history.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+#[schema(as = ImageStatus)]
 pub struct ImageStatusView {
     /// The image.
     #[serde(flatten)]
     pub image: ImageView,
-    /// The policy verdict, once evaluated.
+    /// The policy verdict, once evaluated: `passed`, `failures`,
+    /// `excepted`, `counts`, `findings`, `policy`.
+    #[schema(value_type = Option<Object>)]
     pub verdict: Option<serde_json::Value>,
     /// Why it was decided so: every failed rule with its findings (the
     /// verdict's `failures`), or the rejection reason when no verdict says.
+    #[schema(value_type = Vec<Object>)]
     pub reasons: Vec<serde_json::Value>,
     /// Its lifecycle, oldest first.
     pub history: Vec<HistoryView>,

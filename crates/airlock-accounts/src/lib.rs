@@ -13,6 +13,12 @@
 //! in `gate_admin`, for the same reasons: same operators, same
 //! authorization and audit, same database.
 //!
+//! The view types the API returns derive `utoipa::ToSchema` (derive only:
+//! no HTTP here), so the OpenAPI document that `airlock-http` generates
+//! describes exactly what is serialized. Types of the pure crates they
+//! embed (roles, policy references, verdicts) are described as plain
+//! strings or objects, keeping those crates free of utoipa.
+//!
 //! Operations are done by an [`Operator`]: a logged-in principal (API), or
 //! the local operator (the CLI run against the data directory, which is as
 //! powerful as whoever can read that directory).

@@ -14,6 +14,7 @@ use airlock_auth::{
 use airlock_store::{AuditFilter, RobotRecord, TenantRecord, UserRecord};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::{Accounts, AccountsError, Operator};
 
@@ -21,7 +22,8 @@ use crate::{Accounts, AccountsError, Operator};
 const MIN_PASSWORD_LEN: usize = 8;
 
 /// A tenant as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Tenant)]
 pub struct TenantView {
     /// Its id.
     pub id: String,
@@ -31,15 +33,18 @@ pub struct TenantView {
 }
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = User)]
 pub struct UserView {
     /// Login name.
     pub name: String,
     /// Whether logins are refused.
     pub disabled: bool,
-    /// Global roles.
+    /// Global roles: `auditor`, `admin`.
+    #[schema(value_type = Vec<String>, example = json!(["auditor"]))]
     pub global_roles: Vec<GlobalRole>,
-    /// Role per tenant.
+    /// Role per tenant: `developer`, `reader` or `security`.
+    #[schema(value_type = BTreeMap<String, String>, example = json!({"acme": "developer"}))]
     pub tenants: BTreeMap<String, TenantRole>,
     /// When the user was created.
     #[serde(with = "time::serde::rfc3339")]
@@ -47,13 +52,16 @@ pub struct UserView {
 }
 
 /// A robot as the API shows it: only the token's prefix.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = Robot)]
 pub struct RobotView {
     /// Account name, `robot$<tenant>+<name>`.
+    #[schema(example = "robot$acme+ci")]
     pub name: String,
     /// Its tenant.
     pub tenant: String,
-    /// Its role.
+    /// Its role: `developer` or `reader`.
+    #[schema(value_type = String, example = "developer")]
     pub role: TenantRole,
     /// The token's public prefix.
     pub prefix: String,
@@ -73,7 +81,8 @@ pub struct RobotView {
 }
 
 /// A robot just created, with the token shown this once.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
+#[schema(as = RobotCreated)]
 pub struct NewRobot {
     /// The robot.
     #[serde(flatten)]

@@ -26,6 +26,7 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
 
 use crate::manage::parse_tenant;
 use crate::{Accounts, AccountsError, Operator};
@@ -91,7 +92,7 @@ pub struct FindingSearch {
 }
 
 /// One page of results.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct SearchPage<T> {
     /// How many match in all.
     pub total: u64,
@@ -145,7 +146,7 @@ impl std::str::FromStr for SearchExportFormat {
 }
 
 /// An image as the list and the exports show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 pub struct ImageItem {
     /// Stable id (the findings filter `image` takes it).
     pub id: i64,
@@ -213,7 +214,7 @@ impl From<ImageSummary> for ImageItem {
 
 /// A finding with its image, as the vulnerability search and its exports
 /// show it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
 pub struct FindingItem {
     /// The image id.
     pub image_id: i64,

@@ -13,6 +13,7 @@ use airlock_store::{Delivery, OutboxEvent, Subscription};
 use airlock_webhook::{EVENT_TYPES, Secret, TargetPolicy};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use crate::manage::parse_tenant;
 use crate::{Accounts, AccountsError, Operator};
@@ -27,14 +28,17 @@ pub struct WebhookSettings {
 }
 
 /// A subscription to create.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, ToSchema)]
 pub struct NewWebhook {
     /// The tenant; `None` for a global subscription.
     pub tenant: Option<String>,
-    /// Where to deliver.
+    /// Where to deliver (`https://`; `nats://` for a broker sink when
+    /// built with it).
+    #[schema(example = "https://ci.example/hooks/airlock")]
     pub url: String,
-    /// Event types; empty for all.
+    /// Event types; empty for all (docs/webhooks.md lists them).
     #[serde(default)]
+    #[schema(example = json!(["airlock.image.promoted"]))]
     pub events: Vec<String>,
     /// The signing secret (`whsec_...`); generated when absent.
     pub secret: Option<String>,
@@ -44,7 +48,8 @@ pub struct NewWebhook {
 }
 
 /// A subscription as listed (the secret is never shown again).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Webhook)]
 pub struct WebhookView {
     /// Its id.
     pub id: String,
@@ -78,7 +83,7 @@ impl From<&Subscription> for WebhookView {
 }
 
 /// A created subscription with its secret, shown this once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct WebhookCreated {
     /// The subscription.
     #[serde(flatten)]
@@ -88,7 +93,8 @@ pub struct WebhookCreated {
 }
 
 /// One attempt, as the delivery log shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Attempt)]
 pub struct AttemptView {
     /// 1, 2, ...
     pub number: u32,
@@ -104,7 +110,8 @@ pub struct AttemptView {
 }
 
 /// One delivery with its attempts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Delivery)]
 pub struct DeliveryView {
     /// Its id.
     pub id: i64,
@@ -115,6 +122,7 @@ pub struct DeliveryView {
     /// What the event is about.
     pub subject: String,
     /// `pending`, `delivered` or `dead`.
+    #[schema(value_type = String)]
     pub state: &'static str,
     /// Attempts made.
     pub attempts: u32,

@@ -167,9 +167,11 @@ pub(crate) fn challenge(
 fn token_error(status: StatusCode, code: &str, message: &str) -> Response {
     let mut response = (
         status,
-        axum::Json(serde_json::json!({
-            "errors": [{ "code": code, "message": message, "detail": null }]
-        })),
+        axum::Json(crate::error::ErrorEnvelope::one(
+            code,
+            message,
+            serde_json::Value::Null,
+        )),
     )
         .into_response();
     if status == StatusCode::UNAUTHORIZED {

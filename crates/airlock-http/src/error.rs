@@ -1,9 +1,54 @@
-//! The one error response of the `/v2/` API: the OCI error envelope.
+//! The one error response of the `/v2/` API: the OCI error envelope, and
+//! [`ErrorEnvelope`], its shape, which the management API and the token
+//! endpoint send too (and the OpenAPI document describes).
 
 use airlock_oci::{ErrorCode, RouteError};
 use airlock_registry::RegistryError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The body of every error answer: `{"errors": [{code, message, detail}]}`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Errors)]
+pub(crate) struct ErrorEnvelope {
+    /// Always one error.
+    errors: Vec<ErrorEntry>,
+}
+
+/// One error of an [`ErrorEnvelope`].
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+struct ErrorEntry {
+    /// What went wrong. The management API uses `UNAUTHORIZED` (401),
+    /// `DENIED` (403), `INVALID` (400), `NOT_FOUND` (404), `CONFLICT` (409),
+    /// `TOOMANYREQUESTS` (429) and `INTERNAL` (500).
+    #[schema(example = "DENIED")]
+    code: String,
+    /// For people; internal details never appear here.
+    message: String,
+    /// More, for some registry errors; otherwise null.
+    #[schema(value_type = Option<Object>)]
+    detail: serde_json::Value,
+}
+
+impl ErrorEnvelope {
+    /// The envelope of one error.
+    pub(crate) fn one(
+        code: &str,
+        message: impl Into<String>,
+        detail: serde_json::Value,
+    ) -> ErrorEnvelope {
+        ErrorEnvelope {
+            errors: vec![ErrorEntry {
+                code: code.to_owned(),
+                message: message.into(),
+                detail,
+            }],
+        }
+    }
+}
 
 /// An error on its way to the client (boxed: it travels in every `Result`).
 #[derive(Debug)]
@@ -110,13 +155,7 @@ impl IntoResponse for ApiError {
             detail,
             headers,
         } = *self.0;
-        let body = serde_json::json!({
-            "errors": [{
-                "code": code.as_str(),
-                "message": message,
-                "detail": detail,
-            }]
-        });
+        let body = ErrorEnvelope::one(code.as_str(), message, detail);
         let mut response = (status, axum::Json(body)).into_response();
         response.headers_mut().extend(headers);
         response

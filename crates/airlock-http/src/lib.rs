@@ -9,6 +9,11 @@
 //! handler per resource calls the registry service. Errors of every kind
 //! leave through [`error::ApiError`], so clients always receive the OCI error
 //! envelope; a `401` always carries the `WWW-Authenticate` challenge.
+//!
+//! The management API is described by an OpenAPI 3.1 document generated
+//! from its handlers ([`openapi`]), served at `/api/v1/openapi.json` and
+//! `/api/v1/openapi.yaml`; `docs/openapi.json` is a checked-in copy that a
+//! test keeps equal to it.
 
 mod api;
 mod auth;
@@ -18,6 +23,7 @@ mod listing;
 mod manifest;
 mod metrics;
 mod notify_api;
+mod openapi;
 mod policy_api;
 mod search_api;
 mod session;
@@ -39,6 +45,7 @@ use std::collections::HashMap;
 
 pub use error::ApiError;
 pub use metrics::install_metrics;
+pub use openapi::document_json as openapi_json;
 
 /// Shared state of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -77,7 +84,7 @@ pub fn router(state: AppState) -> Router {
             "/auth/token",
             get(auth::token_endpoint).post(auth::token_endpoint),
         )
-        .nest("/api/v1", api::routes())
+        .merge(openapi::management_api().0)
         .nest("/ui", ui::routes(state.clone()))
         .route("/ui/", get(ui::home))
         .layer(axum::middleware::from_fn(metrics::track))

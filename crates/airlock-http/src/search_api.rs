@@ -3,56 +3,101 @@
 //! CSV/JSON exports of both. Same envelope and authentication as the rest
 //! of the API; who sees which tenants is the service's decision.
 
-use airlock_accounts::{AccountsError, FindingSearch, ImageSearch, SearchExportFormat};
+use airlock_accounts::{
+    AccountsError, FindingItem, FindingSearch, ImageItem, ImageSearch, SearchExportFormat,
+    SearchPage,
+};
 use axum::Json;
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::api::{ApiResult, Authenticated, fail};
+use crate::error::ErrorEnvelope;
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/images", get(search_images))
-        .route("/images/export", get(export_images))
-        .route("/vulnerabilities", get(search_vulnerabilities))
-        .route("/vulnerabilities/export", get(export_vulnerabilities))
+/// The routes, each with its OpenAPI description.
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(search_images))
+        .routes(routes!(export_images))
+        .routes(routes!(search_vulnerabilities))
+        .routes(routes!(export_vulnerabilities))
 }
 
 /// Query parameters are taken as text and parsed by the service, so a bad
-/// value gets the API's error envelope, not the extractor's.
-#[derive(Deserialize)]
+/// value gets the API's error envelope, not the extractor's; the document
+/// gives their real types.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ImagesParams {
+    /// Only this tenant; 403 when the caller cannot read it.
     tenant: Option<String>,
+    /// A substring of the repository name (any case).
     q: Option<String>,
+    /// `received`, `queued`, `scanning`, `passed`, `failed`, `promoted`,
+    /// `rejected` or `covered`.
     state: Option<String>,
+    /// `unknown`, `low`, `medium`, `high` or `critical`: highest effective
+    /// severity at least this.
     min_severity: Option<String>,
+    /// A vulnerability id or alias, exactly (CVE-X finds GHSA records
+    /// aliased to it).
     vulnerability: Option<String>,
+    /// A package name, exactly.
     package: Option<String>,
+    /// RFC 3339: pushed at or after.
+    #[param(format = DateTime)]
     pushed_after: Option<String>,
+    /// RFC 3339: pushed before.
+    #[param(format = DateTime)]
     pushed_before: Option<String>,
+    /// `pushed` (default), `updated`, `repository` or `severity`.
     sort: Option<String>,
+    /// `asc` or `desc` (default: `asc` for `repository`, else `desc`).
     order: Option<String>,
+    /// The page, from 1 (ignored by exports).
+    #[param(value_type = Option<u64>, minimum = 1)]
     page: Option<String>,
+    /// Rows per page: default 50, at most 500 (ignored by exports).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
     per_page: Option<String>,
+    /// Exports only: `csv` (default) or `json`.
     format: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Query parameters of the vulnerability search, as text like
+/// [`ImagesParams`].
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct VulnerabilitiesParams {
+    /// Only this tenant; 403 when the caller cannot read it.
     tenant: Option<String>,
+    /// A vulnerability id or alias, exactly.
     vulnerability: Option<String>,
+    /// A package name, exactly.
     package: Option<String>,
+    /// `unknown`, `low`, `medium`, `high` or `critical`: matched severity at
+    /// least this.
     min_severity: Option<String>,
+    /// Only findings with a fixed version.
+    #[param(value_type = Option<bool>)]
     fixable: Option<String>,
+    /// Only this image's findings (an image item's `id`).
+    #[param(value_type = Option<i64>)]
     image: Option<String>,
+    /// The page, from 1 (ignored by exports).
+    #[param(value_type = Option<u64>, minimum = 1)]
     page: Option<String>,
+    /// Rows per page: default 50, at most 500 (ignored by exports).
+    #[param(value_type = Option<u64>, minimum = 1, maximum = 500)]
     per_page: Option<String>,
+    /// Exports only: `csv` (default) or `json`.
     format: Option<String>,
 }
 
@@ -138,20 +183,57 @@ fn attachment(name: &str, format: SearchExportFormat, body: Body) -> Response {
         .into_response()
 }
 
+/// The images the caller may see, filtered, sorted and paged, with effective counts.
+///
+/// Admins and auditors see every tenant, others the tenants they hold a
+/// role in.
+#[utoipa::path(
+    get,
+    path = "/images",
+    tag = "search",
+    params(ImagesParams),
+    responses(
+        (status = 200, description = "One page", body = SearchPage<ImageItem>),
+        (status = 400, description = "Invalid input", body = ErrorEnvelope),
+        (status = 403, description = "The caller lacks the role", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("basic" = []), ("session" = []))
+)]
 async fn search_images(
     State(state): State<AppState>,
     caller: Authenticated,
     Query(params): Query<ImagesParams>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<SearchPage<ImageItem>>> {
     let (search, _) = params.into_search().map_err(fail)?;
     let page = state
         .accounts
         .search_images(&caller.operator, &search)
         .await
         .map_err(fail)?;
-    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+    Ok(Json(page))
 }
 
+/// Every image `/images` would list (paging ignored), streamed as CSV or JSON.
+///
+/// CSV has a header row (RFC 4180); JSON is one array of the same items as
+/// `/images`. Sent as an attachment (`Content-Disposition`).
+#[utoipa::path(
+    get,
+    path = "/images/export",
+    tag = "search",
+    params(ImagesParams),
+    responses(
+        (status = 200, description = "The export, streamed", content(
+            (String = "text/csv"),
+            (Vec<ImageItem> = "application/json"),
+        ), headers(
+            ("content-disposition" = String, description = "attachment; filename=\"images.csv\" (or .json)"),
+        )),
+        (status = 400, description = "Invalid input", body = ErrorEnvelope),
+        (status = 403, description = "The caller lacks the role", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("basic" = []), ("session" = []))
+)]
 async fn export_images(
     State(state): State<AppState>,
     caller: Authenticated,
@@ -167,20 +249,54 @@ async fn export_images(
     Ok(attachment("images", format, Body::from_stream(stream)))
 }
 
+/// Findings with their image, in the tenants the caller may see; newest image first, most severe first.
+#[utoipa::path(
+    get,
+    path = "/vulnerabilities",
+    tag = "search",
+    params(VulnerabilitiesParams),
+    responses(
+        (status = 200, description = "One page", body = SearchPage<FindingItem>),
+        (status = 400, description = "Invalid input", body = ErrorEnvelope),
+        (status = 403, description = "The caller lacks the role", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("basic" = []), ("session" = []))
+)]
 async fn search_vulnerabilities(
     State(state): State<AppState>,
     caller: Authenticated,
     Query(params): Query<VulnerabilitiesParams>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<SearchPage<FindingItem>>> {
     let (search, _) = params.into_search().map_err(fail)?;
     let page = state
         .accounts
         .search_findings(&caller.operator, &search)
         .await
         .map_err(fail)?;
-    Ok(Json(serde_json::to_value(page).unwrap_or_default()))
+    Ok(Json(page))
 }
 
+/// Every finding `/vulnerabilities` would list (paging ignored), streamed as CSV or JSON.
+///
+/// CSV joins lists with spaces; JSON is one array of the same items as
+/// `/vulnerabilities`. Sent as an attachment (`Content-Disposition`).
+#[utoipa::path(
+    get,
+    path = "/vulnerabilities/export",
+    tag = "search",
+    params(VulnerabilitiesParams),
+    responses(
+        (status = 200, description = "The export, streamed", content(
+            (String = "text/csv"),
+            (Vec<FindingItem> = "application/json"),
+        ), headers(
+            ("content-disposition" = String, description = "attachment; filename=\"vulnerabilities.csv\" (or .json)"),
+        )),
+        (status = 400, description = "Invalid input", body = ErrorEnvelope),
+        (status = 403, description = "The caller lacks the role", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("basic" = []), ("session" = []))
+)]
 async fn export_vulnerabilities(
     State(state): State<AppState>,
     caller: Authenticated,

@@ -6,18 +6,21 @@
 //! its expected outcome: the exact status and, for errors, the exact OCI
 //! error code. The test runs every cell, collects every mismatch and fails
 //! listing them all, so a change to the zone rules shows as a readable diff
-//! of the table. Cells that destroy content (deletes, robot revocation) run
-//! on a fresh application each; the others share one.
+//! of the table. The management rows name the OpenAPI operation they call
+//! ([`Op::endpoint`]); [`matrix_covers_every_documented_operation`] fails
+//! when a documented operation has no row. Cells that destroy content or
+//! change state once (deletes, robot revocation, exception approval and
+//! revocation) run on a fresh application each; the others share one.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use airlock_accounts::Operator;
+use airlock_accounts::{ExceptionRequest, NewWebhook, Operator};
 use airlock_audit::RequestContext;
-use airlock_auth::{GlobalRole, Principal, Roles, SystemIdentity, TenantRole};
+use airlock_auth::{GlobalRole, Principal, Roles, SystemIdentity, TenantId, TenantRole};
 use airlock_oci::{RepoName, media_type};
 use airlock_registry::Caller;
-use airlock_store::{AuditFilter, AuditStore};
+use airlock_store::{AuditFilter, AuditStore, GateStore, PushedImage};
 
 use crate::{Reply, TestApp, sha256};
 
@@ -119,12 +122,61 @@ enum Op {
     CreateRobot,
     RevokeRobot,
     ReadAudit,
+    WhoAmI,
+    /// `PUT /users/target/password`.
+    ChangePassword,
+    DisableUser,
+    EnableUser,
+    RevokeTenantRole,
+    RevokeGlobalRole,
+    GetGlobalPolicy,
+    SetGlobalPolicy,
+    GetTenantPolicy,
+    SetTenantPolicy,
+    ListExceptions,
+    RequestException,
+    /// On the pending exception seeded in the target tenant.
+    ApproveException,
+    RevokeException,
+    /// On the pending exception seeded in the target tenant.
+    RejectException,
+    GlobalPolicyVersions,
+    TenantPolicyVersions,
+    /// A candidate policy over the tenant's images in `scanned/`.
+    DryRunPolicy,
+    ListImages,
+    ImageStatus,
+    DownloadReport,
+    /// `?tenant=` the target tenant; without one (all) for [`NONE`].
+    ListWebhooks,
+    /// For the target tenant; a global subscription for [`NONE`].
+    CreateWebhook,
+    /// On the webhook seeded in the target tenant.
+    DeleteWebhook,
+    TestWebhook,
+    WebhookDeliveries,
+    /// On the test event seeded for the target tenant's webhook.
+    RedeliverEvent,
+    /// `?tenant=` the target tenant; without one for [`NONE`].
+    SearchImages,
+    ExportImages,
+    SearchVulnerabilities,
+    ExportVulnerabilities,
 }
 
 impl Op {
     /// Whether a successful cell changes what later cells see.
     fn destroys(self) -> bool {
-        matches!(self, Op::DeleteManifest | Op::DeleteBlob | Op::RevokeRobot)
+        matches!(
+            self,
+            Op::DeleteManifest
+                | Op::DeleteBlob
+                | Op::RevokeRobot
+                | Op::ApproveException
+                | Op::RevokeException
+                | Op::RejectException
+                | Op::DeleteWebhook
+        )
     }
 
     /// `HEAD` responses have no body, so only their status is compared.
@@ -133,19 +185,59 @@ impl Op {
     }
 
     fn is_registry(self) -> bool {
-        !matches!(
-            self,
-            Op::ListTenants
-                | Op::CreateTenant
-                | Op::DeleteTenant
-                | Op::ListUsers
-                | Op::CreateUser
-                | Op::Grant
-                | Op::ListRobots
-                | Op::CreateRobot
-                | Op::RevokeRobot
-                | Op::ReadAudit
-        )
+        self.endpoint().is_none()
+    }
+
+    /// The management API operation a row exercises: its method and its
+    /// path as the OpenAPI document writes it; `None` for `/v2/` rows.
+    fn endpoint(self) -> Option<(&'static str, &'static str)> {
+        Some(match self {
+            Op::ListTenants => ("GET", "/api/v1/tenants"),
+            Op::CreateTenant => ("POST", "/api/v1/tenants"),
+            Op::DeleteTenant => ("DELETE", "/api/v1/tenants/{tenant}"),
+            Op::ListUsers => ("GET", "/api/v1/users"),
+            Op::CreateUser => ("POST", "/api/v1/users"),
+            Op::Grant => ("POST", "/api/v1/users/{name}/grants"),
+            Op::ListRobots => ("GET", "/api/v1/tenants/{tenant}/robots"),
+            Op::CreateRobot => ("POST", "/api/v1/tenants/{tenant}/robots"),
+            Op::RevokeRobot => ("DELETE", "/api/v1/tenants/{tenant}/robots/{name}"),
+            Op::ReadAudit => ("GET", "/api/v1/audit"),
+            Op::WhoAmI => ("GET", "/api/v1/whoami"),
+            Op::ChangePassword => ("PUT", "/api/v1/users/{name}/password"),
+            Op::DisableUser => ("POST", "/api/v1/users/{name}/disable"),
+            Op::EnableUser => ("POST", "/api/v1/users/{name}/enable"),
+            Op::RevokeTenantRole => ("DELETE", "/api/v1/users/{name}/grants/tenants/{tenant}"),
+            Op::RevokeGlobalRole => ("DELETE", "/api/v1/users/{name}/grants/global/{role}"),
+            Op::GetGlobalPolicy => ("GET", "/api/v1/policies/global"),
+            Op::SetGlobalPolicy => ("PUT", "/api/v1/policies/global"),
+            Op::GetTenantPolicy => ("GET", "/api/v1/tenants/{tenant}/policy"),
+            Op::SetTenantPolicy => ("PUT", "/api/v1/tenants/{tenant}/policy"),
+            Op::ListExceptions => ("GET", "/api/v1/tenants/{tenant}/exceptions"),
+            Op::RequestException => ("POST", "/api/v1/tenants/{tenant}/exceptions"),
+            Op::ApproveException => ("POST", "/api/v1/tenants/{tenant}/exceptions/{id}/approve"),
+            Op::RevokeException => ("DELETE", "/api/v1/tenants/{tenant}/exceptions/{id}"),
+            Op::RejectException => ("POST", "/api/v1/tenants/{tenant}/exceptions/{id}/reject"),
+            Op::GlobalPolicyVersions => ("GET", "/api/v1/policies/global/versions"),
+            Op::TenantPolicyVersions => ("GET", "/api/v1/tenants/{tenant}/policy/versions"),
+            Op::DryRunPolicy => ("POST", "/api/v1/tenants/{tenant}/policy/dry-run"),
+            Op::ListImages => ("GET", "/api/v1/tenants/{tenant}/images"),
+            Op::ImageStatus => ("GET", "/api/v1/tenants/{tenant}/images/{digest}"),
+            Op::DownloadReport => (
+                "GET",
+                "/api/v1/tenants/{tenant}/images/{digest}/reports/{name}",
+            ),
+            Op::ListWebhooks => ("GET", "/api/v1/webhooks"),
+            Op::CreateWebhook => ("POST", "/api/v1/webhooks"),
+            Op::DeleteWebhook => ("DELETE", "/api/v1/webhooks/{id}"),
+            Op::TestWebhook => ("POST", "/api/v1/webhooks/{id}/test"),
+            Op::WebhookDeliveries => ("GET", "/api/v1/webhooks/{id}/deliveries"),
+            Op::RedeliverEvent => ("POST", "/api/v1/events/{id}/redeliver"),
+            Op::SearchImages => ("GET", "/api/v1/images"),
+            Op::ExportImages => ("GET", "/api/v1/images/export"),
+            Op::SearchVulnerabilities => ("GET", "/api/v1/vulnerabilities"),
+            Op::ExportVulnerabilities => ("GET", "/api/v1/vulnerabilities/export"),
+            _ => return None,
+        })
     }
 }
 
@@ -226,6 +318,7 @@ const DENIED: &str = "403 DENIED";
 const CONFLICT: &str = "409 CONFLICT";
 const NAME_UNKNOWN: &str = "404 NAME_UNKNOWN";
 const NAME_INVALID: &str = "400 NAME_INVALID";
+const NOT_FOUND: &str = "404 NOT_FOUND";
 
 struct Row {
     op: Op,
@@ -340,6 +433,74 @@ const MATRIX: &[Row] = &[
     row(Op::RevokeRobot, OWN,       [U, D, D, D, "204", D, "204", D]),
     row(Op::RevokeRobot, OTHER,     [U, D, D, D, D, D, "204", D]),
     row(Op::ReadAudit, NONE,        [U, D, D, D, D, "200", "200", D]),
+    row(Op::WhoAmI, NONE,           [U, "200", "200", "200", "200", "200", "200", "200"]),
+    // a user's password: the user themself or an admin ("target" is none of the columns)
+    row(Op::ChangePassword, NONE,   [U, D, D, D, D, D, "204", D]),
+    row(Op::DisableUser, NONE,      [U, D, D, D, D, D, "200", D]),
+    row(Op::EnableUser, NONE,       [U, D, D, D, D, D, "200", D]),
+    row(Op::RevokeTenantRole, OWN,  [U, D, D, D, D, D, "200", D]),
+    row(Op::RevokeGlobalRole, NONE, [U, D, D, D, D, D, "200", D]),
+    // policies: reads before writes, since the admin's write stays
+    row(Op::GetGlobalPolicy, NONE,  [U, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
+    row(Op::SetGlobalPolicy, NONE,  [U, D, D, D, D, D, "200", D]),
+    row(Op::GetTenantPolicy, OWN,   [U, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, D]),
+    row(Op::GetTenantPolicy, OTHER, [U, D, D, D, D, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
+    row(Op::SetTenantPolicy, OWN,   [U, D, D, D, "200", D, "200", D]),
+    row(Op::SetTenantPolicy, OTHER, [U, D, D, D, D, D, "200", D]),
+    // exceptions: members read, people among developers and security request,
+    // security approves and revokes
+    row(Op::ListExceptions, OWN,    [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::ListExceptions, OTHER,  [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::RequestException, OWN,  [U, "201", D, D, "201", D, "201", D]),
+    row(Op::RequestException, OTHER,[U, D, D, D, D, D, "201", D]),
+    row(Op::ApproveException, OWN,  [U, D, D, D, "200", D, "200", D]),
+    row(Op::ApproveException, OTHER,[U, D, D, D, D, D, "200", D]),
+    row(Op::RevokeException, OWN,   [U, D, D, D, "204", D, "204", D]),
+    row(Op::RevokeException, OTHER, [U, D, D, D, D, D, "204", D]),
+    row(Op::RejectException, OWN,   [U, D, D, D, "200", D, "200", D]),
+    row(Op::RejectException, OTHER, [U, D, D, D, D, D, "200", D]),
+    // the policy history: who may read the policy; a dry run: who may set it
+    row(Op::GlobalPolicyVersions, NONE, [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::TenantPolicyVersions, OWN,  [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::TenantPolicyVersions, OTHER,[U, D, D, D, D, "200", "200", "200"]),
+    row(Op::DryRunPolicy, OWN,      [U, D, D, D, "200", D, "200", D]),
+    row(Op::DryRunPolicy, OTHER,    [U, D, D, D, D, D, "200", D]),
+    // the gate's images and reports: members (robots too), auditor, admin
+    row(Op::ListImages, OWN,        [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::ListImages, OTHER,      [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::ImageStatus, OWN,       [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::ImageStatus, OTHER,     [U, D, D, D, D, "200", "200", "200"]),
+    // no scan ran: who may read is told "no reports", the others "denied"
+    row(Op::DownloadReport, OWN,    [U, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, D]),
+    row(Op::DownloadReport, OTHER,  [U, D, D, D, D, NOT_FOUND, NOT_FOUND, NOT_FOUND]),
+    // webhooks: people among the tenant's developers and security; global ones admins
+    row(Op::ListWebhooks, NONE,     [U, D, D, D, D, D, "200", D]),
+    row(Op::ListWebhooks, OWN,      [U, "200", D, D, "200", D, "200", D]),
+    row(Op::ListWebhooks, OTHER,    [U, D, D, D, D, D, "200", D]),
+    row(Op::CreateWebhook, NONE,    [U, D, D, D, D, D, "201", D]),
+    row(Op::CreateWebhook, OWN,     [U, "201", D, D, "201", D, "201", D]),
+    row(Op::CreateWebhook, OTHER,   [U, D, D, D, D, D, "201", D]),
+    row(Op::DeleteWebhook, OWN,     [U, "204", D, D, "204", D, "204", D]),
+    row(Op::DeleteWebhook, OTHER,   [U, D, D, D, D, D, "204", D]),
+    row(Op::TestWebhook, OWN,       [U, "202", D, D, "202", D, "202", D]),
+    row(Op::TestWebhook, OTHER,     [U, D, D, D, D, D, "202", D]),
+    row(Op::WebhookDeliveries, OWN, [U, "200", D, D, "200", D, "200", D]),
+    row(Op::WebhookDeliveries, OTHER,[U, D, D, D, D, D, "200", D]),
+    row(Op::RedeliverEvent, OWN,    [U, "202", D, D, "202", D, "202", D]),
+    row(Op::RedeliverEvent, OTHER,  [U, D, D, D, D, D, "202", D]),
+    // search: every tenant one may read; naming another is refused
+    row(Op::SearchImages, NONE,     [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::SearchImages, OWN,      [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::SearchImages, OTHER,    [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::ExportImages, NONE,     [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::ExportImages, OWN,      [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::ExportImages, OTHER,    [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::SearchVulnerabilities, NONE,  [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::SearchVulnerabilities, OWN,   [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::SearchVulnerabilities, OTHER, [U, D, D, D, D, "200", "200", "200"]),
+    row(Op::ExportVulnerabilities, NONE,  [U, "200", "200", "200", "200", "200", "200", "200"]),
+    row(Op::ExportVulnerabilities, OWN,   [U, "200", "200", "200", "200", "200", "200", D]),
+    row(Op::ExportVulnerabilities, OTHER, [U, D, D, D, D, "200", "200", "200"]),
 ];
 
 /// What `GET /v2/_catalog` lists for each principal (anonymous gets a 401).
@@ -368,6 +529,18 @@ struct World {
     manifest: Vec<u8>,
     manifest_digest: String,
     layer_digest: String,
+    /// Per tenant id: what the management rows act on.
+    seeded: BTreeMap<&'static str, Seeded>,
+}
+
+/// Objects of one tenant, made by the local operator.
+struct Seeded {
+    /// A pending exception.
+    exception: String,
+    /// A webhook subscription.
+    webhook: String,
+    /// The id of the test event sent to it.
+    event: String,
 }
 
 impl World {
@@ -379,6 +552,8 @@ impl World {
             .create_tenant(&local, &context, "u")
             .await
             .expect("create tenant u");
+        app.accounts
+            .set_gate_trigger(std::sync::Arc::new(crate::ui_gate::FakeGate));
         let mut seeded = None;
         for tenant in ["t", "u"] {
             let image = app
@@ -425,6 +600,68 @@ impl World {
                 .await
                 .expect("seed robot");
         }
+        let mut seeded = BTreeMap::new();
+        for tenant in ["t", "u"] {
+            // The gate's record of the push, as the gate's hook writes it.
+            let pushed = PushedImage {
+                tenant: TenantId::try_from(tenant.to_owned()).unwrap(),
+                repository: format!("unscanned/{tenant}/app").parse().unwrap(),
+                digest: manifest_digest.parse().unwrap(),
+                media_type: media_type::OCI_MANIFEST.to_owned(),
+                pushed_by: None,
+            };
+            app.database
+                .record_push(&pushed, &[], &[])
+                .await
+                .expect("record push");
+            let exception = app
+                .accounts
+                .request_exception(
+                    &local,
+                    &context,
+                    tenant,
+                    ExceptionRequest {
+                        vulnerability: "CVE-2024-0001".into(),
+                        package: None,
+                        repository: None,
+                        digest: None,
+                        reason: "seeded".into(),
+                        expires_in: std::time::Duration::from_secs(3600),
+                    },
+                )
+                .await
+                .expect("seed exception")
+                .id;
+            let webhook = app
+                .accounts
+                .create_webhook(
+                    &local,
+                    NewWebhook {
+                        tenant: Some(tenant.into()),
+                        url: format!("https://hooks.example/{tenant}"),
+                        ..NewWebhook::default()
+                    },
+                    &context,
+                )
+                .await
+                .expect("seed webhook")
+                .webhook
+                .id;
+            let event = app
+                .accounts
+                .test_webhook(&local, &webhook, &context)
+                .await
+                .expect("seed event")
+                .event_id;
+            seeded.insert(
+                tenant,
+                Seeded {
+                    exception,
+                    webhook,
+                    event,
+                },
+            );
+        }
         if with_user {
             app.accounts
                 .create_user(&local, &context, "target", "password1")
@@ -437,6 +674,7 @@ impl World {
             manifest,
             manifest_digest,
             layer_digest,
+            seeded,
         }
     }
 
@@ -492,10 +730,6 @@ impl World {
     }
 
     async fn run(&self, op: Op, target: Target, who: Who) -> Reply {
-        let tenant = match target {
-            Target::Tenant(t) | Target::Repo(_, t) => t.id(),
-            Target::Nothing | Target::Ghost | Target::Outside => "",
-        };
         let (name, zone, owner) = match target {
             Target::Repo(zone, owner) => (repo(zone, owner), zone, owner),
             Target::Ghost => ("unscanned/ghost/app".into(), Zone::Unscanned, Tenant::Own),
@@ -505,7 +739,6 @@ impl World {
         let name = name.as_str();
         let layer = self.layer_digest.as_str();
         let chunk = format!("chunk for {who:?}").into_bytes();
-        let json = [("content-type", "application/json")];
         let mount = |from: String| async move {
             self.call(
                 who,
@@ -521,17 +754,6 @@ impl World {
             self.call(who, &[name], method, &path, &[], Vec::new())
                 .await
         };
-        let api = |method: &'static str, path: String, body: serde_json::Value| async move {
-            let body = if body.is_null() {
-                Vec::new()
-            } else {
-                body.to_string().into_bytes()
-            };
-            self.call(who, &[], method, &format!("/api/v1{path}"), &json, body)
-                .await
-        };
-        let short = format!("{who:?}").to_lowercase();
-        let null = serde_json::Value::Null;
         match op {
             Op::Base => v2("GET", "/v2/".into()).await,
             Op::Catalog => v2("GET", "/v2/_catalog".into()).await,
@@ -600,47 +822,90 @@ impl World {
             Op::MountSameRepo => mount(name.to_owned()).await,
             Op::MountOtherZone => mount(repo(zone.opposite(), owner)).await,
             Op::MountOtherTenant => mount(repo(zone, owner.opposite())).await,
-            Op::ListTenants => api("GET", "/tenants".into(), null).await,
-            Op::CreateTenant => {
-                api(
-                    "POST",
-                    "/tenants".into(),
-                    serde_json::json!({ "id": format!("new-{short}") }),
-                )
-                .await
-            }
-            Op::DeleteTenant => api("DELETE", format!("/tenants/{tenant}"), null).await,
-            Op::ListUsers => api("GET", "/users".into(), null).await,
-            Op::CreateUser => {
-                api(
-                    "POST",
-                    "/users".into(),
-                    serde_json::json!({ "name": format!("new-{short}"), "password": "password1" }),
-                )
-                .await
-            }
-            Op::Grant => {
-                api(
-                    "POST",
-                    "/users/target/grants".into(),
-                    serde_json::json!({ "tenant": "t", "role": "reader" }),
-                )
-                .await
-            }
-            Op::ListRobots => api("GET", format!("/tenants/{tenant}/robots"), null).await,
-            Op::CreateRobot => {
-                api(
-                    "POST",
-                    format!("/tenants/{tenant}/robots"),
-                    serde_json::json!({ "name": format!("ci-{short}"), "role": "developer" }),
-                )
-                .await
-            }
-            Op::RevokeRobot => {
-                api("DELETE", format!("/tenants/{tenant}/robots/seeded"), null).await
-            }
-            Op::ReadAudit => api("GET", "/audit".into(), null).await,
+            _ => self.management(op, target, who).await,
         }
+    }
+
+    /// A management API cell: the row's documented operation with its path
+    /// parameters filled in for the target.
+    async fn management(&self, op: Op, target: Target, who: Who) -> Reply {
+        let (method, template) = op.endpoint().expect("a management operation");
+        let tenant = match target {
+            Target::Tenant(t) | Target::Repo(_, t) => Some(t.id()),
+            Target::Nothing | Target::Ghost | Target::Outside => None,
+        };
+        let seeded = &self.seeded[tenant.unwrap_or("t")];
+        let name = match op {
+            Op::RevokeRobot => "seeded",
+            Op::DownloadReport => "sbom.cdx.json",
+            _ => "target",
+        };
+        let id = match op {
+            Op::ApproveException | Op::RevokeException | Op::RejectException => {
+                seeded.exception.as_str()
+            }
+            Op::RedeliverEvent => seeded.event.as_str(),
+            _ => seeded.webhook.as_str(),
+        };
+        let mut path = template
+            .replace("{tenant}", tenant.unwrap_or(""))
+            .replace("{name}", name)
+            .replace("{role}", "auditor")
+            .replace("{digest}", &self.manifest_digest)
+            .replace("{id}", id);
+        let filtered = matches!(
+            op,
+            Op::ListWebhooks
+                | Op::SearchImages
+                | Op::ExportImages
+                | Op::SearchVulnerabilities
+                | Op::ExportVulnerabilities
+        );
+        if let (true, Some(tenant)) = (filtered, tenant) {
+            path.push_str(&format!("?tenant={tenant}"));
+        }
+        let short = format!("{who:?}").to_lowercase();
+        let body = match op {
+            Op::CreateTenant => serde_json::json!({ "id": format!("new-{short}") }).to_string(),
+            Op::CreateUser => {
+                serde_json::json!({ "name": format!("new-{short}"), "password": "password1" })
+                    .to_string()
+            }
+            Op::Grant => serde_json::json!({ "tenant": "t", "role": "reader" }).to_string(),
+            Op::CreateRobot => {
+                serde_json::json!({ "name": format!("ci-{short}"), "role": "developer" })
+                    .to_string()
+            }
+            Op::ChangePassword => serde_json::json!({ "password": "password2" }).to_string(),
+            Op::SetGlobalPolicy | Op::SetTenantPolicy | Op::DryRunPolicy => {
+                "ignore_unfixed: true\n".to_owned()
+            }
+            Op::RequestException => serde_json::json!({
+                "vulnerability": "CVE-2024-0002",
+                "reason": format!("asked by {short}"),
+                "expires_in_seconds": 3600,
+            })
+            .to_string(),
+            Op::CreateWebhook => serde_json::json!({
+                "tenant": tenant,
+                "url": format!("https://hooks.example/{short}"),
+            })
+            .to_string(),
+            _ => String::new(),
+        };
+        let content_type = match op {
+            Op::SetGlobalPolicy | Op::SetTenantPolicy | Op::DryRunPolicy => "application/yaml",
+            _ => "application/json",
+        };
+        self.call(
+            who,
+            &[],
+            method,
+            &path,
+            &[("content-type", content_type)],
+            body.into_bytes(),
+        )
+        .await
     }
 
     /// `access.denied` records per actor name.
@@ -813,4 +1078,29 @@ fn matrix_has_each_cell_once() {
             }
         }
     }
+}
+
+/// Every operation of the OpenAPI document that needs credentials has rows
+/// in [`MATRIX`], and every management row exercises a documented
+/// operation: an endpoint cannot be added without saying who may call it.
+#[test]
+fn matrix_covers_every_documented_operation() {
+    let documented: std::collections::BTreeSet<(String, String)> =
+        crate::openapi::operations(&crate::openapi::generated())
+            .into_iter()
+            .filter(|operation| !operation.public)
+            .map(|operation| (operation.method, operation.path))
+            .collect();
+    let covered: std::collections::BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .filter_map(|row| row.op.endpoint())
+        .map(|(method, path)| (method.to_owned(), path.to_owned()))
+        .collect();
+    assert!(documented.len() >= 30, "{documented:?}");
+    let missing: Vec<_> = documented.difference(&covered).collect();
+    let undocumented: Vec<_> = covered.difference(&documented).collect();
+    assert!(
+        missing.is_empty() && undocumented.is_empty(),
+        "documented without matrix rows: {missing:?}; matrix rows for undocumented operations: {undocumented:?}"
+    );
 }

@@ -13,6 +13,7 @@ mod discovery;
 mod errors;
 mod gate_api;
 mod management;
+mod openapi;
 mod ops;
 mod pull;
 mod push;

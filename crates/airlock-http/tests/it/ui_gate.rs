@@ -15,7 +15,7 @@ use crate::ui::{PASSWORD, app, body, csrf_field, get, post_form, send, session};
 
 /// A gate that queues nothing and answers dry runs with two images, the
 /// second failing any policy that blocks on a severity.
-struct FakeGate;
+pub(crate) struct FakeGate;
 
 #[async_trait::async_trait]
 impl GateTrigger for FakeGate {
