@@ -15,8 +15,10 @@ mod image_detail;
 mod images;
 mod login;
 mod vulnerabilities;
+mod webhooks;
 
 use airlock_accounts::{AccountsError, Operator};
+use airlock_audit::RequestContext;
 use airlock_auth::Principal;
 use askama::Template;
 use axum::Router;
@@ -29,6 +31,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::AppState;
+use crate::auth::{peer, request_context};
 use crate::session;
 
 /// The routes under `/ui`; `state` is what [`guard`] checks requests with.
@@ -40,6 +43,11 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/images", get(images::list))
         .route("/images/{tenant}/{digest}", get(image_detail::show))
         .route("/vulnerabilities", get(vulnerabilities::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::deliveries))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .route("/assets/ui.js", get(script))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard))
@@ -80,7 +88,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Webhooks",
         href: "/ui/webhooks",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Audit",
@@ -148,6 +156,8 @@ pub(crate) struct UiSession {
     pub(crate) principal: Principal,
     pub(crate) operator: Operator,
     pub(crate) csrf: String,
+    /// Where the request came from, for the audit records of its actions.
+    pub(crate) request: RequestContext,
 }
 
 impl FromRequestParts<AppState> for UiSession {
@@ -162,6 +172,7 @@ impl FromRequestParts<AppState> for UiSession {
                 operator: Operator::Principal(principal.clone()),
                 principal,
                 csrf: session::csrf_token(token),
+                request: request_context(&parts.headers, peer(&parts.extensions)),
             }),
             Err(AccountsError::BadCredentials) => {
                 let mut response = to_login(parts);
@@ -373,6 +384,87 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         .await
 }
 
+/// The fields of a posted form, in order, repeated names kept (a group
+/// of checkboxes sends one field per checked box).
+pub(crate) struct FormFields(pub(crate) Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, trimmed; empty when absent.
+    pub(crate) fn text(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.trim())
+    }
+
+    /// The value of `name`, or `None` when absent or blank.
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
+        Some(self.text(name).to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `name`.
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .collect()
+    }
+}
+
+/// `path` with `done=<code>` in its query: the page shows the message of
+/// that code (never text taken from the URL).
+pub(crate) fn done(path: &str, code: &str) -> Response {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let query = serde_urlencoded::to_string([("done", code)]).unwrap_or_default();
+    Redirect::to(&format!("{path}{separator}{query}")).into_response()
+}
+
+/// The status of a page that shows `error` next to its form.
+pub(crate) fn error_status(error: &AccountsError) -> StatusCode {
+    match error {
+        AccountsError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AccountsError::NotFound(_) => StatusCode::NOT_FOUND,
+        AccountsError::Conflict(_) => StatusCode::CONFLICT,
+        AccountsError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AccountsError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AccountsError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AccountsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What a form shows when its action failed: the reason for the user's
+/// own mistakes and refusals, nothing internal.
+pub(crate) fn form_error(error: &AccountsError) -> String {
+    match error {
+        AccountsError::Forbidden(reason) => format!("Not allowed: {reason}."),
+        AccountsError::NotFound(what) => format!("{what} was not found."),
+        AccountsError::Invalid(message) | AccountsError::Conflict(message) => message.clone(),
+        AccountsError::BadCredentials => "Your session has ended. Sign in again.".to_owned(),
+        AccountsError::Throttled { retry_after_secs } => {
+            format!("Too many attempts. Try again in {retry_after_secs} seconds.")
+        }
+        AccountsError::Internal(e) => {
+            tracing::error!(error = %e, "a dashboard action failed");
+            "The action failed. The error was logged.".to_owned()
+        }
+    }
+}
+
+/// A time as the dashboard shows it: `2026-05-01 12:34:56 UTC`.
+pub(crate) fn show_time(time: time::OffsetDateTime) -> String {
+    let utc = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
 /// `/ui` and `/ui/` → the images. (The nested router's `/` is `/ui` only,
 /// so [`crate::router`] routes `/ui/` here itself.)
 pub(crate) async fn home() -> Redirect {
@@ -391,7 +483,7 @@ async fn not_found() -> Response {
     )
 }
 
-/// The dashboard's one script: copy buttons.
+/// The dashboard's one script: copy buttons and confirmations.
 async fn script() -> Response {
     (
         [

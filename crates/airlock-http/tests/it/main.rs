@@ -19,6 +19,7 @@ mod push;
 mod search_api;
 mod token;
 mod ui;
+mod ui_admin;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -17,11 +17,11 @@ use tower::ServiceExt;
 
 use crate::{Reply, TestApp};
 
-const PASSWORD: &str = "ui-test-password-4f1e";
+pub(crate) const PASSWORD: &str = "ui-test-password-4f1e";
 
 /// An application with tenants `t` and `u`, a developer of each (`dev-t`,
 /// `dev-u`) and an image in each.
-async fn app() -> TestApp {
+pub(crate) async fn app() -> TestApp {
     let app = TestApp::new().await;
     let local = Operator::Local("test".into());
     let request = RequestContext::default();
@@ -75,7 +75,7 @@ fn served_at(app: &TestApp, external_url: &str) -> Router {
     })
 }
 
-async fn send(router: &Router, request: Request<Body>) -> Reply {
+pub(crate) async fn send(router: &Router, request: Request<Body>) -> Reply {
     let response = router.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     Reply {
@@ -85,7 +85,7 @@ async fn send(router: &Router, request: Request<Body>) -> Reply {
     }
 }
 
-fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
+pub(crate) fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     let mut request = Request::get(path);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -93,7 +93,11 @@ fn get(path: &str, cookie: Option<&str>) -> Request<Body> {
     request.body(Body::empty()).unwrap()
 }
 
-fn post_form(path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Request<Body> {
+pub(crate) fn post_form(
+    path: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> Request<Body> {
     let mut request = Request::post(path)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("host", "localhost");
@@ -127,12 +131,12 @@ fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-fn body(reply: &Reply) -> String {
+pub(crate) fn body(reply: &Reply) -> String {
     String::from_utf8_lossy(&reply.body).into_owned()
 }
 
 /// The value of the hidden `csrf` field of a page.
-fn csrf_field(reply: &Reply) -> String {
+pub(crate) fn csrf_field(reply: &Reply) -> String {
     let html = body(reply);
     let marker = r#"name="csrf" value=""#;
     let start = html
@@ -154,7 +158,7 @@ async fn login_form(router: &Router) -> (String, String) {
 }
 
 /// Signs in; returns the reply (a redirect on success).
-async fn sign_in(router: &Router, user: &str, password: &str) -> Reply {
+pub(crate) async fn sign_in(router: &Router, user: &str, password: &str) -> Reply {
     let (cookie, csrf) = login_form(router).await;
     send(
         router,
@@ -174,7 +178,7 @@ async fn sign_in(router: &Router, user: &str, password: &str) -> Reply {
 
 /// Signs in and returns the session cookie (`airlock_session=...`) and the
 /// CSRF token of the session, read from a page.
-async fn session(router: &Router, user: &str) -> (String, String) {
+pub(crate) async fn session(router: &Router, user: &str) -> (String, String) {
     let reply = sign_in(router, user, PASSWORD)
         .await
         .expect(StatusCode::SEE_OTHER);
@@ -460,7 +464,7 @@ async fn cookie_authenticated_api_calls_need_the_csrf_header_on_unsafe_methods()
 }
 
 /// Creates user `name` with the admin role.
-async fn add_admin(app: &TestApp, name: &str) {
+pub(crate) async fn add_admin(app: &TestApp, name: &str) {
     let local = Operator::Local("test".into());
     app.accounts
         .create_user(&local, &RequestContext::default(), name, PASSWORD)
