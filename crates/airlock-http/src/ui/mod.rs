@@ -11,6 +11,7 @@
 //! CSRF token of the session (or of the login form), so a form added later
 //! cannot forget it.
 
+mod audit;
 mod image_detail;
 mod images;
 mod login;
@@ -43,6 +44,8 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/images", get(images::list))
         .route("/images/{tenant}/{digest}", get(image_detail::show))
         .route("/vulnerabilities", get(vulnerabilities::list))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
         .route("/webhooks/{id}", get(webhooks::deliveries))
         .route("/webhooks/{id}/delete", post(webhooks::delete))
@@ -93,7 +96,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Audit",
         href: "/ui/audit",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Admin",

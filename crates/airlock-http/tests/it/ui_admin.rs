@@ -1,4 +1,5 @@
-//! The dashboard's management pages: webhooks and their delivery log. Each test signs in through the login
+//! The dashboard's management pages: webhooks and their delivery log,
+//! and the audit log with its chain status and exports. Each test signs in through the login
 //! form and drives the pages' forms with the session's cookie and CSRF
 //! token, then checks the result in the service and its audit record.
 
@@ -339,4 +340,312 @@ async fn an_admin_may_create_a_global_webhook() {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].tenant, None);
     assert!(all[0].events.is_empty(), "no event checked: all events");
+}
+
+// ----- audit -----
+
+/// Creates user `name` with the global role `role`.
+async fn add_global(app: &crate::TestApp, name: &str, role: airlock_auth::GlobalRole) {
+    app.accounts
+        .create_user(
+            &local(),
+            &RequestContext::default(),
+            name,
+            crate::ui::PASSWORD,
+        )
+        .await
+        .unwrap();
+    app.accounts
+        .set_global_role(&local(), &RequestContext::default(), name, role, true)
+        .await
+        .unwrap();
+}
+
+/// Every link of a page, unescaped.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split(r#"href=""#)
+        .skip(1)
+        .map(|rest| {
+            rest[..rest.find('"').unwrap()]
+                .replace("&#38;", "&")
+                .replace("&amp;", "&")
+        })
+        .collect()
+}
+
+/// The rows of the records table: the text between `<tbody>` and `</tbody>`.
+fn table_rows(html: &str, id: &str) -> Vec<String> {
+    let Some(start) = html.find(&format!(r#"id="{id}""#)) else {
+        return Vec::new();
+    };
+    let table = &html[start..];
+    let end = table.find("</tbody>").unwrap();
+    table[..end]
+        .split("<tr")
+        .skip(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_audit_page_lists_records_newest_first_and_filters_them_from_the_url() {
+    let app = app().await;
+    add_global(&app, "aud", airlock_auth::GlobalRole::Auditor).await;
+    let (cookie, _) = session(&app.router, "aud").await;
+
+    let page = send(&app.router, get("/ui/audit", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    assert!(html.contains(r#"<a href="/ui/audit" aria-current="page">Audit</a>"#));
+    let rows = table_rows(&html, "records");
+    assert!(rows.len() > 5, "{html}");
+    // Newest first: the auditor's own session is at the top.
+    assert!(
+        rows[0].contains("auth.session") && rows[0].contains("account:aud"),
+        "{}",
+        rows[0]
+    );
+    assert!(html.contains("user:dev-t") && html.contains("user:dev-u"));
+
+    // Grants in tenant u only.
+    let page = send(
+        &app.router,
+        get("/ui/audit?action=user.grant&tenant=u", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let html = body(&page);
+    let rows = table_rows(&html, "records");
+    assert_eq!(rows.len(), 1, "{html}");
+    assert!(rows[0].contains("user:dev-u"));
+    assert!(!html.contains("user:dev-t"));
+    assert!(
+        html.contains(r#"value="user.grant""#),
+        "the filter is kept in the form"
+    );
+
+    // Actor and outcome: a developer's refused visit to this page.
+    let (dev, _) = session(&app.router, "dev-t").await;
+    send(&app.router, get("/ui/audit", Some(&dev)))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let page = send(
+        &app.router,
+        get("/ui/audit?actor=dev-t&outcome=denied", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let html = body(&page);
+    let rows = table_rows(&html, "records");
+    assert_eq!(rows.len(), 1, "{html}");
+    assert!(rows[0].contains("access.denied") && rows[0].contains("dev-t"));
+    assert!(html.contains(r#"<option value="denied" selected>"#));
+    let page = send(
+        &app.router,
+        get("/ui/audit?actor=dev-u&outcome=denied", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert!(body(&page).contains(r#"id="no-records""#));
+
+    // Dates: nothing from tomorrow on, everything up to today.
+    let today = time::OffsetDateTime::now_utc().date();
+    let tomorrow = today.next_day().unwrap();
+    let page = send(
+        &app.router,
+        get(&format!("/ui/audit?from={tomorrow}"), Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert!(body(&page).contains(r#"id="no-records""#));
+    let page = send(
+        &app.router,
+        get(
+            &format!("/ui/audit?from={today}&to={today}&action=user.create"),
+            Some(&cookie),
+        ),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(
+        table_rows(&body(&page), "records").len(),
+        3,
+        "dev-t, dev-u, aud"
+    );
+
+    // A date that is not one is explained.
+    let page = send(&app.router, get("/ui/audit?from=yesterday", Some(&cookie)))
+        .await
+        .expect(StatusCode::BAD_REQUEST);
+    assert!(body(&page).contains(r#"id="filter-error""#));
+}
+
+#[tokio::test]
+async fn the_audit_page_pages_through_older_records() {
+    let app = app().await;
+    add_global(&app, "aud", airlock_auth::GlobalRole::Auditor).await;
+    let events: Vec<_> = (0..60)
+        .map(|i| {
+            airlock_audit::AuditEvent::new(
+                airlock_audit::Actor::system("bulk"),
+                "bulk.write",
+                format!("item-{i}"),
+            )
+        })
+        .collect();
+    use airlock_store::AuditStore as _;
+    app.database.append_audit(&events).await.unwrap();
+    let (cookie, _) = session(&app.router, "aud").await;
+
+    let page = send(&app.router, get("/ui/audit?actor=bulk", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    let rows = table_rows(&html, "records");
+    assert_eq!(rows.len(), 50);
+    assert!(rows[0].contains("item-59") && rows[49].contains("item-10"));
+    let older = hrefs(&html)
+        .into_iter()
+        .find(|href| href.starts_with("/ui/audit?actor=bulk&before="))
+        .expect("an older page link");
+    let page = send(&app.router, get(&older, Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    let rows = table_rows(&html, "records");
+    assert_eq!(rows.len(), 10, "{html}");
+    assert!(rows[0].contains("item-9") && rows[9].contains("item-0"));
+    assert!(
+        !html.contains(r#"rel="next""#),
+        "the oldest page is the last"
+    );
+    assert!(
+        html.contains(r#"href="/ui/audit?actor=bulk">← Newest records"#),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_audit_page_shows_the_chain_intact_with_its_length() {
+    let app = app().await;
+    add_global(&app, "root", airlock_auth::GlobalRole::Admin).await;
+    let (cookie, _) = session(&app.router, "root").await;
+    let page = send(&app.router, get("/ui/audit", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    let total = app
+        .accounts
+        .audit_records(
+            &local(),
+            &RequestContext::default(),
+            &AuditFilter::default(),
+            0,
+            100_000,
+        )
+        .await
+        .unwrap()
+        .len();
+    assert!(total > 5);
+    assert!(
+        html.contains(&format!(
+            "The hash chain verifies: {total} records, up to record {total},"
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"<span class="badge intact">intact</span>"#));
+    let status = app
+        .accounts
+        .verify_audit_chain(&local(), &RequestContext::default())
+        .await
+        .unwrap();
+    assert_eq!(status.records, total as u64);
+    assert!(status.broken.is_none());
+}
+
+#[tokio::test]
+async fn the_audit_export_links_carry_the_filters_and_stream_the_matching_records() {
+    let app = app().await;
+    add_global(&app, "aud", airlock_auth::GlobalRole::Auditor).await;
+    let (cookie, _) = session(&app.router, "aud").await;
+    let page = send(
+        &app.router,
+        get(
+            "/ui/audit?action=user&tenant=u&outcome=success",
+            Some(&cookie),
+        ),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let html = body(&page);
+    let csv_href = "/ui/audit/export?format=csv&action=user&tenant=u&outcome=success";
+    let links = hrefs(&html);
+    assert!(links.iter().any(|h| h == csv_href), "{links:?}");
+    assert!(
+        links
+            .iter()
+            .any(|h| h == "/ui/audit/export?format=jsonl&action=user&tenant=u&outcome=success")
+    );
+    let export = send(&app.router, get(csv_href, Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(export.header("content-type"), "text/csv; charset=utf-8");
+    assert!(export.header("content-disposition").contains("audit.csv"));
+    let text = String::from_utf8(export.body.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("seq,time,actor_kind,actor_name,tenant,action"),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 2, "header and the grant of dev-u: {text}");
+    assert!(
+        lines[1].contains(",u,user.grant,user:dev-u,success,"),
+        "{text}"
+    );
+
+    let export = send(
+        &app.router,
+        get(
+            "/ui/audit/export?format=jsonl&action=user.create",
+            Some(&cookie),
+        ),
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(export.header("content-type"), "application/x-ndjson");
+    let records: Vec<airlock_audit::AuditRecord> = String::from_utf8(export.body.to_vec())
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let targets: Vec<&str> = records.iter().map(|r| r.event.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["user:dev-t", "user:dev-u", "user:aud"],
+        "oldest first"
+    );
+}
+
+#[tokio::test]
+async fn a_developer_is_refused_the_audit_log_and_its_export() {
+    let app = app().await;
+    let (cookie, _) = session(&app.router, "dev-t").await;
+    let page = send(&app.router, get("/ui/audit", Some(&cookie)))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    assert!(body(&page).contains("Access denied"));
+    let export = send(
+        &app.router,
+        get("/ui/audit/export?format=csv", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::FORBIDDEN);
+    assert!(!body(&export).contains("seq,time"));
+    let denials: Vec<_> = audited(&app, "access.denied")
+        .await
+        .into_iter()
+        .filter(|r| r.event.actor.name == "dev-t" && r.event.target == "audit")
+        .collect();
+    assert_eq!(denials.len(), 2, "each refusal is audited");
 }
