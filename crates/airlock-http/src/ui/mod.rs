@@ -11,6 +11,7 @@
 //! CSRF token of the session (or of the login form), so a form added later
 //! cannot forget it.
 
+mod admin;
 mod audit;
 mod image_detail;
 mod images;
@@ -44,6 +45,16 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
         .route("/images", get(images::list))
         .route("/images/{tenant}/{digest}", get(image_detail::show))
         .route("/vulnerabilities", get(vulnerabilities::list))
+        .route("/admin", get(admin::show))
+        .route("/admin/tenants", post(admin::create_tenant))
+        .route("/admin/tenants/{id}/delete", post(admin::delete_tenant))
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/{name}/disable", post(admin::disable_user))
+        .route("/admin/users/{name}/enable", post(admin::enable_user))
+        .route("/admin/users/{name}/revoke", post(admin::revoke))
+        .route("/admin/grant", post(admin::grant))
+        .route("/admin/robots", post(admin::create_robot))
+        .route("/admin/robots/revoke", post(admin::revoke_robot))
         .route("/audit", get(audit::list))
         .route("/audit/export", get(audit::export))
         .route("/webhooks", get(webhooks::list).post(webhooks::create))
@@ -101,7 +112,7 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Admin",
         href: "/ui/admin",
-        ready: false,
+        ready: true,
     },
 ];
 

@@ -1,5 +1,6 @@
 //! The dashboard's management pages: webhooks and their delivery log,
-//! and the audit log with its chain status and exports. Each test signs in through the login
+//! the audit log with its chain status and exports, and the admin page
+//! (tenants, users, grants, robots). Each test signs in through the login
 //! form and drives the pages' forms with the session's cookie and CSRF
 //! token, then checks the result in the service and its audit record.
 
@@ -648,4 +649,343 @@ async fn a_developer_is_refused_the_audit_log_and_its_export() {
         .filter(|r| r.event.actor.name == "dev-t" && r.event.target == "audit")
         .collect();
     assert_eq!(denials.len(), 2, "each refusal is audited");
+}
+
+// ----- admin -----
+
+/// Posts a form of the admin page as the signed-in admin.
+async fn admin_post(
+    app: &crate::TestApp,
+    cookie: &str,
+    csrf: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> crate::Reply {
+    let mut all = vec![("csrf", csrf)];
+    all.extend_from_slice(fields);
+    send(&app.router, post_form(path, Some(cookie), &all)).await
+}
+
+#[tokio::test]
+async fn a_developer_is_refused_the_admin_page_and_its_forms() {
+    let app = app().await;
+    let (cookie, csrf) = session(&app.router, "dev-t").await;
+    let page = send(&app.router, get("/ui/admin", Some(&cookie)))
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    assert!(body(&page).contains("Access denied"));
+    admin_post(&app, &cookie, &csrf, "/ui/admin/tenants", &[("id", "evil")])
+        .await
+        .expect(StatusCode::FORBIDDEN);
+    let tenants = app.accounts.tenants(&local()).await.unwrap();
+    assert!(tenants.iter().all(|t| t.id != "evil"));
+    assert!(
+        audited(&app, "access.denied")
+            .await
+            .iter()
+            .any(|r| r.event.actor.name == "dev-t" && r.event.target == "tenant:evil")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_creates_and_deletes_a_tenant_through_the_forms() {
+    let app = app().await;
+    add_admin(&app, "root").await;
+    let (cookie, csrf) = session(&app.router, "root").await;
+
+    let reply = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/tenants",
+        &[("id", "payments")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/ui/admin?done=tenant-created");
+    assert!(
+        app.accounts
+            .tenants(&local())
+            .await
+            .unwrap()
+            .iter()
+            .any(|t| t.id == "payments")
+    );
+    let records = audited(&app, "tenant.create").await;
+    let record = records.last().unwrap();
+    assert_eq!(
+        (
+            record.event.actor.name.as_str(),
+            record.event.target.as_str()
+        ),
+        ("root", "tenant:payments")
+    );
+    let page = send(
+        &app.router,
+        get("/ui/admin?done=tenant-created", Some(&cookie)),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let html = body(&page);
+    assert!(html.contains("The tenant was created."));
+    assert!(
+        html.contains(r#"action="/ui/admin/tenants/payments/delete""#),
+        "{html}"
+    );
+    assert!(html.contains(r#"<a href="/ui/admin" aria-current="page">Admin</a>"#));
+
+    // A bad id is explained on the page.
+    let page = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/tenants",
+        &[("id", "Not A Tenant")],
+    )
+    .await
+    .expect(StatusCode::BAD_REQUEST);
+    assert!(body(&page).contains(r#"id="form-error""#));
+
+    // Deleting needs the id typed again.
+    let page = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/tenants/payments/delete",
+        &[("confirm", "")],
+    )
+    .await
+    .expect(StatusCode::BAD_REQUEST);
+    assert!(body(&page).contains("type its id to confirm"));
+    assert!(audited(&app, "tenant.delete").await.is_empty());
+    let reply = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/tenants/payments/delete",
+        &[("confirm", "payments")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/ui/admin?done=tenant-deleted");
+    assert!(
+        app.accounts
+            .tenants(&local())
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.id != "payments")
+    );
+    assert_eq!(audited(&app, "tenant.delete").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_and_their_roles_through_the_forms() {
+    let app = app().await;
+    add_admin(&app, "root").await;
+    let (cookie, csrf) = session(&app.router, "root").await;
+
+    admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/users",
+        &[("name", "carol"), ("password", "carol-password-1")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let carol = || async {
+        app.accounts
+            .users(&local())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.name == "carol")
+            .expect("carol exists")
+    };
+    assert!(!carol().await.disabled);
+    assert_eq!(
+        audited(&app, "user.create")
+            .await
+            .last()
+            .unwrap()
+            .event
+            .target,
+        "user:carol"
+    );
+    // Carol can sign in with the password set through the form.
+    crate::ui::sign_in(&app.router, "carol", "carol-password-1")
+        .await
+        .expect(StatusCode::SEE_OTHER);
+
+    // A short password is refused on the page.
+    let page = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/users",
+        &[("name", "dave"), ("password", "short")],
+    )
+    .await
+    .expect(StatusCode::BAD_REQUEST);
+    assert!(body(&page).contains("password too short"));
+
+    // Roles.
+    admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/grant",
+        &[("user", "carol"), ("tenant", "u"), ("role", "security")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/grant",
+        &[("user", "carol"), ("global", "auditor")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let user = carol().await;
+    assert_eq!(
+        user.tenants.get("u"),
+        Some(&airlock_auth::TenantRole::Security)
+    );
+    assert_eq!(user.global_roles, [airlock_auth::GlobalRole::Auditor]);
+    let page = send(&app.router, get("/ui/admin", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    let row = &html[html.find(r#"<tr id="user-carol">"#).unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert!(row.contains("security in u"), "{row}");
+    assert!(row.contains("auditor (global)"), "{row}");
+    assert!(row.contains("enabled"), "{row}");
+
+    admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/users/carol/revoke",
+        &[("tenant", "u")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/users/carol/revoke",
+        &[("global", "auditor")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    let user = carol().await;
+    assert!(
+        user.tenants.is_empty() && user.global_roles.is_empty(),
+        "{user:?}"
+    );
+    assert_eq!(
+        audited(&app, "user.grant")
+            .await
+            .iter()
+            .filter(|r| r.event.target == "user:carol" && r.event.actor.name == "root")
+            .count(),
+        2
+    );
+    assert_eq!(audited(&app, "user.revoke").await.len(), 2);
+
+    // Disable, then enable.
+    let reply = admin_post(&app, &cookie, &csrf, "/ui/admin/users/carol/disable", &[])
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/ui/admin?done=user-disabled");
+    assert!(carol().await.disabled);
+    crate::ui::sign_in(&app.router, "carol", "carol-password-1")
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+    admin_post(&app, &cookie, &csrf, "/ui/admin/users/carol/enable", &[])
+        .await
+        .expect(StatusCode::SEE_OTHER);
+    assert!(!carol().await.disabled);
+    assert_eq!(audited(&app, "user.disable").await.len(), 1);
+    assert_eq!(audited(&app, "user.enable").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_creates_a_robot_sees_its_token_once_and_revokes_it() {
+    let app = app().await;
+    add_admin(&app, "root").await;
+    let (cookie, csrf) = session(&app.router, "root").await;
+
+    let page = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/robots",
+        &[
+            ("tenant", "t"),
+            ("name", "ci"),
+            ("role", "developer"),
+            ("expires_days", "30"),
+        ],
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let html = body(&page);
+    let marker = r#"<code id="robot-token">"#;
+    let start = html.find(marker).expect("the token is shown") + marker.len();
+    let token = &html[start..start + html[start..].find('<').unwrap()];
+    let robots = app.accounts.robots(&local(), "t").await.unwrap();
+    assert_eq!(robots.len(), 1);
+    let robot = &robots[0];
+    assert_eq!(robot.name, "robot$t+ci");
+    assert_eq!(
+        airlock_auth::robot_token_prefix(token),
+        Some(robot.prefix.as_str()),
+        "the token shown is the robot's"
+    );
+    assert!(robot.active && robot.expires_at.is_some());
+    assert_eq!(robot.created_by, "root");
+    assert_eq!(audited(&app, "robot.create").await.len(), 1);
+
+    let page = send(&app.router, get("/ui/admin", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    let html = body(&page);
+    assert!(html.contains("robot$t+ci"));
+    assert!(!html.contains(token), "the token is shown only once");
+
+    // Security is for people.
+    let page = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/robots",
+        &[("tenant", "t"), ("name", "sec"), ("role", "security")],
+    )
+    .await
+    .expect(StatusCode::BAD_REQUEST);
+    assert!(body(&page).contains("robots are developers or readers"));
+
+    let reply = admin_post(
+        &app,
+        &cookie,
+        &csrf,
+        "/ui/admin/robots/revoke",
+        &[("tenant", "t"), ("name", "robot$t+ci")],
+    )
+    .await
+    .expect(StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), "/ui/admin?done=robot-revoked");
+    let robots = app.accounts.robots(&local(), "t").await.unwrap();
+    assert!(!robots[0].active && robots[0].revoked_at.is_some());
+    assert_eq!(audited(&app, "robot.revoke").await.len(), 1);
+    let page = send(&app.router, get("/ui/admin", Some(&cookie)))
+        .await
+        .expect(StatusCode::OK);
+    assert!(body(&page).contains(r#"<span class="badge dead">revoked</span>"#));
 }
