@@ -21,7 +21,7 @@ mod webhooks;
 
 use airlock_accounts::{AccountsError, Operator};
 use airlock_audit::RequestContext;
-use airlock_auth::Principal;
+use airlock_auth::{ManageAction, Principal, manage_allows};
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
@@ -124,6 +124,8 @@ pub(crate) struct Chrome {
     pub(crate) csrf: String,
     /// The `href` of the current section, marked `aria-current`.
     pub(crate) current: &'static str,
+    /// Navigation entries left out for this user (see [`nav_allows`]).
+    pub(crate) hidden: Vec<&'static str>,
 }
 
 impl Chrome {
@@ -133,6 +135,11 @@ impl Chrome {
             user: Some(session.principal.name().to_owned()),
             csrf: session.csrf.clone(),
             current,
+            hidden: NAV
+                .iter()
+                .filter(|item| !nav_allows(item.href, &session.principal))
+                .map(|item| item.href)
+                .collect(),
         }
     }
 
@@ -142,19 +149,31 @@ impl Chrome {
             user: None,
             csrf: String::new(),
             current: "",
+            hidden: Vec::new(),
         }
     }
 
     /// The navigation entries to show.
     pub(crate) fn nav(&self) -> Vec<NavLink> {
         NAV.iter()
-            .filter(|item| item.ready)
+            .filter(|item| item.ready && !self.hidden.contains(&item.href))
             .map(|item| NavLink {
                 label: item.label,
                 href: item.href,
                 current: item.href == self.current,
             })
             .collect()
+    }
+}
+
+/// Whether the navigation offers `href` to `principal`: the audit log
+/// only to those who may read it, the admin page only to admins. (The
+/// pages themselves are refused by the service, whatever the menu shows.)
+fn nav_allows(href: &str, principal: &Principal) -> bool {
+    match href {
+        "/ui/audit" => manage_allows(principal, &ManageAction::ReadAudit),
+        "/ui/admin" => manage_allows(principal, &ManageAction::ManageTenants),
+        _ => true,
     }
 }
 
@@ -323,6 +342,7 @@ pub(crate) fn error_page(chrome: &Chrome, error: &AccountsError) -> Response {
                 user: chrome.user.clone(),
                 csrf: chrome.csrf.clone(),
                 current: chrome.current,
+                hidden: chrome.hidden.clone(),
             },
             status: status.as_u16(),
             title,

@@ -399,6 +399,10 @@ async fn the_audit_page_lists_records_newest_first_and_filters_them_from_the_url
         .expect(StatusCode::OK);
     let html = body(&page);
     assert!(html.contains(r#"<a href="/ui/audit" aria-current="page">Audit</a>"#));
+    assert!(
+        !html.contains(r#"href="/ui/admin""#),
+        "an auditor's menu has no admin page"
+    );
     let rows = table_rows(&html, "records");
     assert!(rows.len() > 5, "{html}");
     // Newest first: the auditor's own session is at the top.
@@ -635,7 +639,13 @@ async fn a_developer_is_refused_the_audit_log_and_its_export() {
     let page = send(&app.router, get("/ui/audit", Some(&cookie)))
         .await
         .expect(StatusCode::FORBIDDEN);
-    assert!(body(&page).contains("Access denied"));
+    let html = body(&page);
+    assert!(html.contains("Access denied"));
+    assert!(
+        !html.contains(r#"href="/ui/audit""#) && !html.contains(r#"href="/ui/admin""#),
+        "the menu offers neither: {html}"
+    );
+    assert!(html.contains(r#"href="/ui/webhooks""#));
     let export = send(
         &app.router,
         get("/ui/audit/export?format=csv", Some(&cookie)),
