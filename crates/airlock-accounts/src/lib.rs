@@ -23,6 +23,7 @@
 //! the local operator (the CLI run against the data directory, which is as
 //! powerful as whoever can read that directory).
 
+mod audit_log;
 mod error;
 mod gate_admin;
 mod login;
@@ -38,6 +39,7 @@ use airlock_audit::{Actor, RequestContext};
 use airlock_auth::{LoginThrottle, Principal, TokenService};
 use airlock_store::Database;
 
+pub use audit_log::AuditChainStatus;
 pub use error::AccountsError;
 pub use gate_admin::{
     DryRunFailure, DryRunImage, DryRunView, ExceptionRequest, ExceptionView, GateTrigger,

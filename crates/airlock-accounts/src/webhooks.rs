@@ -8,7 +8,7 @@
 //! checks the resolved address again before every attempt.
 
 use airlock_audit::RequestContext;
-use airlock_auth::{ManageAction, TenantId};
+use airlock_auth::{ManageAction, TenantId, manage_allows};
 use airlock_store::{Delivery, OutboxEvent, Subscription};
 use airlock_webhook::{EVENT_TYPES, Secret, TargetPolicy};
 use serde::Serialize;
@@ -272,6 +272,30 @@ impl Accounts {
             .subscriptions(tenant.as_ref())
             .await?
             .iter()
+            .map(WebhookView::from)
+            .collect())
+    }
+
+    /// Every subscription the operator may manage: all of them for admins
+    /// (and the local operator), else those of the tenants whose webhooks it
+    /// manages. Subscriptions it may not manage are left out, not refused,
+    /// so listing them audits no denial.
+    pub async fn visible_webhooks(
+        &self,
+        operator: &Operator,
+    ) -> Result<Vec<WebhookView>, AccountsError> {
+        let may_manage = |tenant: &Option<TenantId>| match operator {
+            Operator::Local(_) => true,
+            Operator::Principal(principal) => {
+                manage_allows(principal, &ManageAction::ManageWebhooks(tenant.clone()))
+            }
+        };
+        Ok(self
+            .store
+            .subscriptions(None)
+            .await?
+            .iter()
+            .filter(|s| may_manage(&s.tenant))
             .map(WebhookView::from)
             .collect())
     }

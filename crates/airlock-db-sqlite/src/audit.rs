@@ -7,7 +7,7 @@
 use airlock_audit::{
     Actor, ActorKind, AuditEvent, AuditRecord, GENESIS_HASH, Outcome, RequestContext, seal,
 };
-use airlock_store::{AuditFilter, AuditStore, StoreError};
+use airlock_store::{AuditCursor, AuditFilter, AuditSearch, AuditStore, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
@@ -139,9 +139,28 @@ impl AuditStore for SqliteMetadataStore {
         after: u64,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError> {
+        let search = AuditSearch {
+            filter: filter.clone(),
+            ..AuditSearch::default()
+        };
+        self.search_audit(&search, AuditCursor::After(after), limit)
+            .await
+    }
+
+    async fn search_audit(
+        &self,
+        search: &AuditSearch,
+        cursor: AuditCursor,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let seq = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let mut query: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_log WHERE seq > "));
-        query.push_bind(i64::try_from(after).unwrap_or(i64::MAX));
+            QueryBuilder::new(format!("SELECT {COLUMNS} FROM audit_log WHERE "));
+        match cursor {
+            AuditCursor::After(after) => query.push("seq > ").push_bind(seq(after)),
+            AuditCursor::Before(before) => query.push("seq < ").push_bind(seq(before)),
+        };
+        let filter = &search.filter;
         if let Some(since) = filter.since {
             query.push(" AND time_ms >= ").push_bind(to_millis(since));
         }
@@ -159,9 +178,17 @@ impl AuditStore for SqliteMetadataStore {
                 .push_bind(action_prefix_pattern(action))
                 .push(" ESCAPE '\\')");
         }
-        query
-            .push(" ORDER BY seq LIMIT ")
-            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        if let Some(actor) = &search.actor {
+            query.push(" AND actor_name = ").push_bind(actor.clone());
+        }
+        if let Some(outcome) = search.outcome {
+            query.push(" AND outcome = ").push_bind(outcome.as_str());
+        }
+        query.push(match cursor {
+            AuditCursor::After(_) => " ORDER BY seq LIMIT ",
+            AuditCursor::Before(_) => " ORDER BY seq DESC LIMIT ",
+        });
+        query.push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
         let rows = query
             .build()
             .fetch_all(&self.pool)

@@ -1,4 +1,4 @@
-// airlock dashboard: copy buttons ([data-copy]); the pages work without it.
+// airlock dashboard: copy buttons ([data-copy]) and confirmations; the pages work without it.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("button[data-copy]");
   if (!button || !navigator.clipboard) { return; }
@@ -8,4 +8,9 @@ document.addEventListener("click", function (event) {
     button.setAttribute("aria-live", "polite");
     setTimeout(function () { button.textContent = label; }, 1500);
   });
+});
+// Forms with [data-confirm] ask first (the server asks again where it matters).
+document.addEventListener("submit", function (event) {
+  var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+  if (question && !window.confirm(question)) { event.preventDefault(); }
 });

@@ -4,7 +4,7 @@
 //! that appends them, reading the previous hash under the same write lock, so
 //! the chain has no forks and no gaps.
 
-use airlock_audit::{AuditEvent, AuditRecord};
+use airlock_audit::{AuditEvent, AuditRecord, Outcome};
 use time::OffsetDateTime;
 
 use crate::StoreError;
@@ -23,6 +23,27 @@ pub struct AuditFilter {
     pub action: Option<String>,
 }
 
+/// A search of the audit log by a person (the dashboard): the export's
+/// filter, plus who acted and how it ended. Empty fields match everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSearch {
+    /// Time, tenant and action, as for an export.
+    pub filter: AuditFilter,
+    /// Records of this actor (its name, whatever its kind).
+    pub actor: Option<String>,
+    /// Records with this outcome.
+    pub outcome: Option<Outcome>,
+}
+
+/// Where a page of an [`AuditSearch`] starts, and its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditCursor {
+    /// Records with `seq > n`, oldest first (exports).
+    After(u64),
+    /// Records with `seq < n`, newest first (`u64::MAX` for the newest).
+    Before(u64),
+}
+
 /// The append-only audit log.
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync + std::fmt::Debug {
@@ -34,6 +55,15 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
         &self,
         filter: &AuditFilter,
         after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Records matching `search` from `cursor` on, in the cursor's order,
+    /// at most `limit`.
+    async fn search_audit(
+        &self,
+        search: &AuditSearch,
+        cursor: AuditCursor,
         limit: usize,
     ) -> Result<Vec<AuditRecord>, StoreError>;
 

@@ -30,7 +30,7 @@ mod search;
 pub mod testsuite;
 mod webhook;
 
-pub use audit::{AuditFilter, AuditStore};
+pub use audit::{AuditCursor, AuditFilter, AuditSearch, AuditStore};
 pub use blob::{BlobStore, ByteStream, StoredBlob};
 pub use error::StoreError;
 pub use gate::{

@@ -12,9 +12,10 @@ use futures::{StreamExt, stream};
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AuditFilter, AuditStore, BlobStore, ByteStream, ExceptionRecord, GateStore, IdentityStore,
-    ImageState, JobKind, JobOutcome, Lane, MetadataStore, NewJob, NewManifest, OutboxEvent,
-    PolicyRef, PushedImage, PutManifestError, RobotRecord, StoreError, Transition, UploadSession,
+    AuditCursor, AuditFilter, AuditSearch, AuditStore, BlobStore, ByteStream, ExceptionRecord,
+    GateStore, IdentityStore, ImageState, JobKind, JobOutcome, Lane, MetadataStore, NewJob,
+    NewManifest, OutboxEvent, PolicyRef, PushedImage, PutManifestError, RobotRecord, StoreError,
+    Transition, UploadSession,
 };
 
 fn bytes_stream(chunks: &[&[u8]]) -> ByteStream {
@@ -779,6 +780,73 @@ pub async fn audit_store<S: MetadataStore + AuditStore>(store: &S) {
     );
     assert_eq!(all_records(store).await.len(), before + 2);
     airlock_audit::verify(all_records(store).await).expect("chain verifies");
+
+    // Searches by actor and outcome, both ways round.
+    let start = all_records(store).await.len() as u64;
+    let events = [
+        AuditEvent::new(Actor::user("mallory"), "access.denied", "s0")
+            .outcome(Outcome::Denied)
+            .tenant("acme"),
+        AuditEvent::new(Actor::user("alice"), "user.create", "s1"),
+        AuditEvent::new(Actor::user("mallory"), "auth.login", "s2").outcome(Outcome::Failure),
+        AuditEvent::new(Actor::robot("mallory"), "manifest.pull", "s3"),
+    ];
+    store.append_audit(&events).await.unwrap();
+    let found = |search: AuditSearch, cursor: AuditCursor, limit: usize| async move {
+        store
+            .search_audit(&search, cursor, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.seq > start)
+            .map(|r| r.event.target)
+            .collect::<Vec<_>>()
+    };
+    let by_mallory = AuditSearch {
+        actor: Some("mallory".into()),
+        ..AuditSearch::default()
+    };
+    assert_eq!(
+        found(by_mallory.clone(), AuditCursor::Before(u64::MAX), 100).await,
+        ["s3", "s2", "s0"]
+    );
+    assert_eq!(
+        found(by_mallory.clone(), AuditCursor::After(start), 100).await,
+        ["s0", "s2", "s3"]
+    );
+    assert_eq!(
+        found(by_mallory.clone(), AuditCursor::Before(start + 4), 1).await,
+        ["s2"]
+    );
+    assert_eq!(
+        found(
+            AuditSearch {
+                outcome: Some(Outcome::Denied),
+                filter: AuditFilter {
+                    tenant: Some("acme".into()),
+                    ..AuditFilter::default()
+                },
+                ..AuditSearch::default()
+            },
+            AuditCursor::Before(u64::MAX),
+            100
+        )
+        .await,
+        ["s0"]
+    );
+    assert_eq!(
+        found(
+            AuditSearch {
+                actor: Some("mallory".into()),
+                outcome: Some(Outcome::Success),
+                ..AuditSearch::default()
+            },
+            AuditCursor::After(start),
+            100
+        )
+        .await,
+        ["s3"]
+    );
 }
 
 fn gate_audit(action: &str, target: &str) -> AuditEvent {

@@ -11,16 +11,19 @@
 //! CSRF token of the session (or of the login form), so a form added later
 //! cannot forget it.
 
+mod admin;
+mod audit;
 mod exceptions;
 mod image_detail;
 mod images;
 mod login;
 mod policies;
 mod vulnerabilities;
+mod webhooks;
 
 use airlock_accounts::{AccountsError, Operator};
 use airlock_audit::RequestContext;
-use airlock_auth::Principal;
+use airlock_auth::{ManageAction, Principal, manage_allows};
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
@@ -51,6 +54,23 @@ pub(crate) fn routes(state: AppState) -> Router<AppState> {
             "/exceptions/{tenant}/{id}/{decision}",
             post(exceptions::decide),
         )
+        .route("/admin", get(admin::show))
+        .route("/admin/tenants", post(admin::create_tenant))
+        .route("/admin/tenants/{id}/delete", post(admin::delete_tenant))
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/users/{name}/disable", post(admin::disable_user))
+        .route("/admin/users/{name}/enable", post(admin::enable_user))
+        .route("/admin/users/{name}/revoke", post(admin::revoke))
+        .route("/admin/grant", post(admin::grant))
+        .route("/admin/robots", post(admin::create_robot))
+        .route("/admin/robots/revoke", post(admin::revoke_robot))
+        .route("/audit", get(audit::list))
+        .route("/audit/export", get(audit::export))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::deliveries))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/webhooks/{id}/test", post(webhooks::send_test))
+        .route("/webhooks/{id}/redeliver", post(webhooks::redeliver))
         .route("/assets/ui.js", get(script))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, guard))
@@ -91,17 +111,17 @@ const NAV: &[NavItem] = &[
     NavItem {
         label: "Webhooks",
         href: "/ui/webhooks",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Audit",
         href: "/ui/audit",
-        ready: false,
+        ready: true,
     },
     NavItem {
         label: "Admin",
         href: "/ui/admin",
-        ready: false,
+        ready: true,
     },
 ];
 
@@ -113,6 +133,8 @@ pub(crate) struct Chrome {
     pub(crate) csrf: String,
     /// The `href` of the current section, marked `aria-current`.
     pub(crate) current: &'static str,
+    /// Navigation entries left out for this user (see [`nav_allows`]).
+    pub(crate) hidden: Vec<&'static str>,
 }
 
 impl Chrome {
@@ -122,6 +144,11 @@ impl Chrome {
             user: Some(session.principal.name().to_owned()),
             csrf: session.csrf.clone(),
             current,
+            hidden: NAV
+                .iter()
+                .filter(|item| !nav_allows(item.href, &session.principal))
+                .map(|item| item.href)
+                .collect(),
         }
     }
 
@@ -131,19 +158,42 @@ impl Chrome {
             user: None,
             csrf: String::new(),
             current: "",
+            hidden: Vec::new(),
         }
     }
 
     /// The navigation entries to show.
     pub(crate) fn nav(&self) -> Vec<NavLink> {
         NAV.iter()
-            .filter(|item| item.ready)
+            .filter(|item| item.ready && !self.hidden.contains(&item.href))
             .map(|item| NavLink {
                 label: item.label,
                 href: item.href,
                 current: item.href == self.current,
             })
             .collect()
+    }
+}
+
+/// Whether the navigation offers `href` to `principal`: the audit log
+/// only to those who may read it, the admin page only to admins, the policy
+/// editor to security members and admins. (The
+/// pages themselves are refused by the service, whatever the menu shows.)
+fn nav_allows(href: &str, principal: &Principal) -> bool {
+    match href {
+        "/ui/audit" => manage_allows(principal, &ManageAction::ReadAudit),
+        "/ui/admin" => manage_allows(principal, &ManageAction::ManageTenants),
+        "/ui/policies" => match principal {
+            Principal::User { roles, .. } => {
+                roles.is_admin()
+                    || roles
+                        .tenants
+                        .values()
+                        .any(|role| *role == airlock_auth::TenantRole::Security)
+            }
+            _ => false,
+        },
+        _ => true,
     }
 }
 
@@ -312,6 +362,7 @@ pub(crate) fn error_page(chrome: &Chrome, error: &AccountsError) -> Response {
                 user: chrome.user.clone(),
                 csrf: chrome.csrf.clone(),
                 current: chrome.current,
+                hidden: chrome.hidden.clone(),
             },
             status: status.as_u16(),
             title,
@@ -387,6 +438,87 @@ async fn guard(State(state): State<AppState>, request: Request, next: Next) -> R
         .await
 }
 
+/// The fields of a posted form, in order, repeated names kept (a group
+/// of checkboxes sends one field per checked box).
+pub(crate) struct FormFields(pub(crate) Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, trimmed; empty when absent.
+    pub(crate) fn text(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(key, _)| key == name)
+            .map_or("", |(_, value)| value.trim())
+    }
+
+    /// The value of `name`, or `None` when absent or blank.
+    pub(crate) fn optional(&self, name: &str) -> Option<String> {
+        Some(self.text(name).to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `name`.
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.trim().to_owned())
+            .collect()
+    }
+}
+
+/// `path` with `done=<code>` in its query: the page shows the message of
+/// that code (never text taken from the URL).
+pub(crate) fn done(path: &str, code: &str) -> Response {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let query = serde_urlencoded::to_string([("done", code)]).unwrap_or_default();
+    Redirect::to(&format!("{path}{separator}{query}")).into_response()
+}
+
+/// The status of a page that shows `error` next to its form.
+pub(crate) fn error_status(error: &AccountsError) -> StatusCode {
+    match error {
+        AccountsError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AccountsError::NotFound(_) => StatusCode::NOT_FOUND,
+        AccountsError::Conflict(_) => StatusCode::CONFLICT,
+        AccountsError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AccountsError::BadCredentials => StatusCode::UNAUTHORIZED,
+        AccountsError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AccountsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What a form shows when its action failed: the reason for the user's
+/// own mistakes and refusals, nothing internal.
+pub(crate) fn form_error(error: &AccountsError) -> String {
+    match error {
+        AccountsError::Forbidden(reason) => format!("Not allowed: {reason}."),
+        AccountsError::NotFound(what) => format!("{what} was not found."),
+        AccountsError::Invalid(message) | AccountsError::Conflict(message) => message.clone(),
+        AccountsError::BadCredentials => "Your session has ended. Sign in again.".to_owned(),
+        AccountsError::Throttled { retry_after_secs } => {
+            format!("Too many attempts. Try again in {retry_after_secs} seconds.")
+        }
+        AccountsError::Internal(e) => {
+            tracing::error!(error = %e, "a dashboard action failed");
+            "The action failed. The error was logged.".to_owned()
+        }
+    }
+}
+
+/// A time as the dashboard shows it: `2026-05-01 12:34:56 UTC`.
+pub(crate) fn show_time(time: time::OffsetDateTime) -> String {
+    let utc = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        utc.year(),
+        u8::from(utc.month()),
+        utc.day(),
+        utc.hour(),
+        utc.minute(),
+        utc.second()
+    )
+}
+
 /// `/ui` and `/ui/` → the images. (The nested router's `/` is `/ui` only,
 /// so [`crate::router`] routes `/ui/` here itself.)
 pub(crate) async fn home() -> Redirect {
@@ -405,7 +537,7 @@ async fn not_found() -> Response {
     )
 }
 
-/// The dashboard's one script: copy buttons.
+/// The dashboard's one script: copy buttons and confirmations.
 async fn script() -> Response {
     (
         [

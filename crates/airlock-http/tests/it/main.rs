@@ -20,6 +20,7 @@ mod push;
 mod search_api;
 mod token;
 mod ui;
+mod ui_admin;
 mod ui_gate;
 
 use std::sync::Arc;

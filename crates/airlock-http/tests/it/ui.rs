@@ -158,7 +158,7 @@ async fn login_form(router: &Router) -> (String, String) {
 }
 
 /// Signs in; returns the reply (a redirect on success).
-async fn sign_in(router: &Router, user: &str, password: &str) -> Reply {
+pub(crate) async fn sign_in(router: &Router, user: &str, password: &str) -> Reply {
     let (cookie, csrf) = login_form(router).await;
     send(
         router,
@@ -464,7 +464,7 @@ async fn cookie_authenticated_api_calls_need_the_csrf_header_on_unsafe_methods()
 }
 
 /// Creates user `name` with the admin role.
-async fn add_admin(app: &TestApp, name: &str) {
+pub(crate) async fn add_admin(app: &TestApp, name: &str) {
     let local = Operator::Local("test".into());
     app.accounts
         .create_user(&local, &RequestContext::default(), name, PASSWORD)
