@@ -285,6 +285,9 @@ pub struct ImageStatusView {
     pub reasons: Vec<serde_json::Value>,
     /// Its lifecycle, oldest first.
     pub history: Vec<HistoryView>,
+    /// The store's id of the image, to narrow a finding search to it.
+    #[serde(skip)]
+    pub id: i64,
 }
 
 /// Which images to list.
@@ -866,6 +869,7 @@ impl Accounts {
             verdict: image.verdict.clone(),
             reasons: reasons_of(&image),
             history,
+            id: image.id,
         })
     }
 

@@ -24,6 +24,7 @@
 //! powerful as whoever can read that directory).
 
 mod audit_log;
+mod contents;
 mod error;
 mod gate_admin;
 mod login;
@@ -40,6 +41,7 @@ use airlock_auth::{LoginThrottle, Principal, TokenService};
 use airlock_store::Database;
 
 pub use audit_log::AuditChainStatus;
+pub use contents::{LayerRow, PackageRow, PlatformContents};
 pub use error::AccountsError;
 pub use gate_admin::{
     DryRunFailure, DryRunImage, DryRunView, ExceptionRequest, ExceptionView, GateTrigger,

@@ -255,7 +255,41 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) 
         "{timeline}"
     );
     assert_eq!(text_of(client, "#image-digest").await?, digest);
+    // Its packages and layers, from the stored inventory.
+    let contents = text_of(client, "details.platform").await?;
+    assert!(
+        contents.contains("django") && contents.contains(VULNERABLE),
+        "{contents}"
+    );
+    assert_eq!(
+        text_of(client, "#no-tag-history").await?,
+        "Never promoted: nothing was copied to scanned/."
+    );
     screenshot(client, "ui-image-detail.png").await?;
+    // Findings filter: fixable keeps the CVE (2.2.1 fixes it).
+    client
+        .find(Locator::Id("finding-fixable"))
+        .await?
+        .click()
+        .await?;
+    client
+        .find(Locator::Css("section form.filters button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    let deadline = Instant::now() + WAIT;
+    while !client.current_url().await?.as_str().contains("fixable=on") {
+        assert!(
+            Instant::now() < deadline,
+            "the findings filter did not apply"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let findings = text_of(client, "table#findings").await?;
+    assert!(
+        findings.contains(CVE) && findings.contains(FIXED),
+        "{findings}"
+    );
 
     // On a phone, neither page scrolls sideways.
     client.set_window_size(390, 844).await?;
@@ -513,6 +547,11 @@ async fn except(client: &Client, server: SocketAddr, digest: &str, other: &str) 
         timeline.contains("Re-evaluated from its scan")
             && timeline.contains("Promoted to scanned/team-a/app"),
         "{timeline}"
+    );
+    let tags = text_of(client, "#tag-history").await?;
+    assert!(
+        tags.contains("scanned/team-a/app") && tags.contains("1.0"),
+        "{tags}"
     );
     Ok(())
 }

@@ -1,12 +1,16 @@
 //! `GET /ui/images/{tenant}/{digest}`: one image's state timeline, the
-//! verdict and its reasons in plain words, the top findings, the counts per
-//! severity and links to the five report files of its latest scan.
+//! verdict and its reasons in plain words, its findings (filterable by
+//! severity and fixable, each with a link to request an exception), the
+//! counts per severity, the tags it was given in `scanned/` over time, its
+//! layers and packages, and links to the five report files of its latest
+//! scan.
 //!
-//! Everything shown comes from
-//! [`Accounts::image_status`](airlock_accounts::Accounts::image_status), so
-//! a user who may not read the tenant's gate gets the 403 page.
+//! Everything shown comes from the `Accounts` service as the signed-in
+//! user ([`image_status`](airlock_accounts::Accounts::image_status), the
+//! finding search, [`image_contents`](airlock_accounts::Accounts::image_contents)),
+//! so a user who may not read the tenant's gate gets the 403 page.
 
-use airlock_accounts::{HistoryView, ImageStatusView, ImageView};
+use airlock_accounts::{FindingSearch, HistoryView, ImageStatusView, ImageView, PlatformContents};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -14,7 +18,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::images::{short_digest, when};
+use super::images::{Choice, short_digest, when};
 use super::{Chrome, UiSession, error_page, render};
 use crate::AppState;
 
@@ -30,9 +34,26 @@ const REPORTS: &[(&str, &str)] = &[
 /// Severities from the worst, as the counts name them.
 const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "unknown"];
 
+/// Findings shown at most; the vulnerability search and the reports have
+/// them all.
+const FINDINGS_SHOWN: u64 = 500;
+
 #[derive(Deserialize)]
 pub(crate) struct DetailQuery {
     repository: Option<String>,
+    /// Findings at least this severe.
+    #[serde(default)]
+    severity: String,
+    /// `on`: only findings with a fixed version.
+    #[serde(default)]
+    fixable: String,
+}
+
+/// A promotion or a tag copied to `scanned/`.
+pub(crate) struct TagStep {
+    pub(crate) at: String,
+    pub(crate) target: String,
+    pub(crate) tags: String,
 }
 
 /// One step of the timeline.
@@ -93,6 +114,12 @@ struct DetailPage {
     findings: Vec<FindingRow>,
     counts: Vec<Count>,
     reports: Vec<ReportLink>,
+    severities: Vec<Choice>,
+    fixable: bool,
+    filtered: bool,
+    findings_total: u64,
+    tag_history: Vec<TagStep>,
+    platforms: Vec<PlatformContents>,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -209,6 +236,58 @@ fn list(value: Option<&Value>) -> String {
         .unwrap_or_default()
 }
 
+/// The exceptions page with its request form filled in for `vulnerability`
+/// in this image.
+fn exception_href(image: &ImageView, vulnerability: &str) -> String {
+    format!(
+        "/ui/exceptions?{}#request",
+        serde_urlencoded::to_string([
+            ("tenant", image.tenant.as_str()),
+            ("vulnerability", vulnerability),
+            ("repository", &image.repository),
+            ("digest", &image.digest),
+        ])
+        .unwrap_or_default()
+    )
+}
+
+/// The promotions and the tags copied to `scanned/` after, oldest first.
+fn tag_history(status: &ImageStatusView) -> Vec<TagStep> {
+    status
+        .history
+        .iter()
+        .filter(|step| step.to == "promoted")
+        .map(|step| {
+            let tags = match step.detail.get("tags").and_then(Value::as_array) {
+                Some(tags) => tags
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                None => text(&step.detail, "tag"),
+            };
+            let target = match text(&step.detail, "target") {
+                target if target.is_empty() => {
+                    status
+                        .image
+                        .repository
+                        .replacen("unscanned/", "scanned/", 1)
+                }
+                target => target,
+            };
+            TagStep {
+                at: when(step.at),
+                target,
+                tags: if tags.is_empty() {
+                    "(by digest only)".to_owned()
+                } else {
+                    tags
+                },
+            }
+        })
+        .collect()
+}
+
 fn findings_of(verdict: Option<&Value>, image: &ImageView) -> Vec<FindingRow> {
     verdict
         .and_then(|v| v.get("top_findings"))
@@ -217,16 +296,7 @@ fn findings_of(verdict: Option<&Value>, image: &ImageView) -> Vec<FindingRow> {
             findings
                 .iter()
                 .map(|f| FindingRow {
-                    exception_href: format!(
-                        "/ui/exceptions?{}#request",
-                        serde_urlencoded::to_string([
-                            ("tenant", image.tenant.as_str()),
-                            ("vulnerability", &text(f, "id")),
-                            ("repository", &image.repository),
-                            ("digest", &image.digest),
-                        ])
-                        .unwrap_or_default()
-                    ),
+                    exception_href: exception_href(image, &text(f, "id")),
                     id: text(f, "id"),
                     severity: text(f, "severity").to_lowercase(),
                     package: text(f, "package"),
@@ -305,6 +375,68 @@ pub(crate) async fn show(
     } else {
         Vec::new()
     };
+    let fixable = !query.fixable.trim().is_empty();
+    let severity = query.severity.trim().to_owned();
+    let filtered = fixable || !severity.is_empty();
+    let search = FindingSearch {
+        tenant: Some(image.tenant.clone()),
+        image: Some(status.id),
+        min_severity: Some(severity.clone()).filter(|s| !s.is_empty()),
+        fixable: fixable.then_some(true),
+        per_page: Some(FINDINGS_SHOWN),
+        ..FindingSearch::default()
+    };
+    let (findings, findings_total) = match state
+        .accounts
+        .search_findings(&session.operator, &search)
+        .await
+    {
+        Ok(found) if found.total > 0 || filtered => {
+            let rows = found
+                .items
+                .into_iter()
+                .map(|f| FindingRow {
+                    exception_href: exception_href(image, &f.vulnerability),
+                    id: f.vulnerability,
+                    severity: f.severity,
+                    package: f.package,
+                    version: f.version,
+                    fixed: f.fixed_versions.join(", "),
+                })
+                .collect();
+            (rows, found.total)
+        }
+        // Not in the findings index (decided before it existed): the
+        // verdict's top findings.
+        Ok(_) => {
+            let rows = findings_of(status.verdict.as_ref(), image);
+            let total = rows.len() as u64;
+            (rows, total)
+        }
+        Err(error) => return error_page(&chrome, &error),
+    };
+    let mut severities = vec![Choice {
+        value: String::new(),
+        label: "Any".into(),
+        selected: severity.is_empty(),
+    }];
+    severities.extend(
+        ["critical", "high", "medium", "low"]
+            .iter()
+            .map(|s| Choice {
+                value: (*s).to_owned(),
+                label: format!("{s} or worse"),
+                selected: severity == *s,
+            }),
+    );
+    let platforms = match state
+        .accounts
+        .image_contents(&session.operator, &image.tenant, &image.digest)
+        .await
+    {
+        Ok(platforms) => platforms,
+        Err(error) => return error_page(&chrome, &error),
+    };
     let page = DetailPage {
         tenant: image.tenant.clone(),
         repository: image.repository.clone(),
@@ -327,7 +459,13 @@ pub(crate) async fn show(
             })
             .collect(),
         reasons: reasons_of(&status),
-        findings: findings_of(status.verdict.as_ref(), image),
+        findings,
+        severities,
+        fixable,
+        filtered,
+        findings_total,
+        tag_history: tag_history(&status),
+        platforms,
         counts: counts_of(status.verdict.as_ref()),
         reports,
         chrome,
