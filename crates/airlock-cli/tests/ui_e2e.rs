@@ -513,6 +513,21 @@ async fn except(client: &Client, server: SocketAddr, digest: &str, other: &str) 
     sign_in(client, &base, "sec", SEC_PASSWORD).await?;
     client.goto(&format!("{base}/ui/exceptions")).await?;
     screenshot(client, "ui-exceptions.png").await?;
+    for (width, height) in [(1280, 900), (390, 844)] {
+        client.set_window_size(width, height).await?;
+        let overflow = client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                Vec::new(),
+            )
+            .await?;
+        assert_eq!(
+            overflow,
+            serde_json::json!(0),
+            "the exceptions page scrolls sideways at {width} px"
+        );
+    }
+    client.set_window_size(1280, 900).await?;
     client
         .wait()
         .at_most(WAIT)
