@@ -21,9 +21,9 @@ use airlock_accounts::{
     AccountsError, ExceptionRequest, ExceptionView, ImageFilter, ImageStatusView, ImageView,
     NewRobot, Operator, PolicyView, RobotView, TenantView, UserView,
 };
-use airlock_audit::{ExportFormat, ExportWriter, RequestContext};
+use airlock_audit::{ExportFormat, Outcome, RequestContext};
 use airlock_auth::{GlobalRole, TenantRole};
-use airlock_store::AuditFilter;
+use airlock_store::{AuditFilter, AuditSearch};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -653,6 +653,10 @@ struct AuditQuery {
     tenant: Option<String>,
     /// An action (`auth.login`) or its prefix (`auth`).
     action: Option<String>,
+    /// Only this actor's records (a user, robot or system name).
+    actor: Option<String>,
+    /// Only records with this outcome: `success`, `failure` or `denied`.
+    outcome: Option<String>,
 }
 
 fn parse_time(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, AccountsError> {
@@ -665,7 +669,8 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>,
         .transpose()
 }
 
-/// Export audit records (auditor, admin), oldest first, as JSON Lines or CSV.
+/// Export audit records (auditor, admin), oldest first, as JSON Lines or CSV,
+/// streamed as they are read.
 #[utoipa::path(
     get,
     path = "/audit",
@@ -692,36 +697,37 @@ async fn export_audit(
         .unwrap_or("jsonl")
         .parse()
         .map_err(|e| invalid(format!("{e}")))?;
-    let filter = AuditFilter {
-        since: parse_time("since", query.since.as_deref()).map_err(fail)?,
-        until: parse_time("until", query.until.as_deref()).map_err(fail)?,
-        tenant: query.tenant,
-        action: query.action,
+    let outcome = query
+        .outcome
+        .as_deref()
+        .map(|o| o.parse::<Outcome>().map_err(|e| invalid(e.to_string())))
+        .transpose()?;
+    let search = AuditSearch {
+        filter: AuditFilter {
+            since: parse_time("since", query.since.as_deref()).map_err(fail)?,
+            until: parse_time("until", query.until.as_deref()).map_err(fail)?,
+            tenant: query.tenant,
+            action: query.action,
+        },
+        actor: query.actor,
+        outcome,
     };
-    let mut writer = ExportWriter::new(format, Vec::new()).map_err(|e| invalid(e.to_string()))?;
-    let mut after = 0;
-    loop {
-        let page = state
-            .accounts
-            .audit_records(&caller.operator, &caller.request, &filter, after, 1000)
-            .await
-            .map_err(fail)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for record in &page {
-            writer
-                .write(record)
-                .map_err(|e| fail(AccountsError::Internal(e.to_string())))?;
-        }
-    }
-    let bytes = writer
-        .finish()
-        .map_err(|e| fail(AccountsError::Internal(e.to_string())))?;
+    // Encoded while it is read, a page at a time: memory stays bounded
+    // whatever the size of the log.
+    let stream = state
+        .accounts
+        .export_audit(&caller.operator, &caller.request, search, format)
+        .await
+        .map_err(fail)?;
     let content_type = match format {
         ExportFormat::Jsonl => "application/x-ndjson",
         ExportFormat::Csv => "text/csv",
     };
-    Ok(([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 // ----- policies -----

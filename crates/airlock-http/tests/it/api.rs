@@ -423,4 +423,21 @@ async fn audit_exports_in_order_as_jsonl_and_csv() {
     let token = format!("Bearer {}", app.token(&reader, Vec::new()));
     let reply = call(&app, "GET", "/audit", &token, None).await;
     reply.expect_error(StatusCode::FORBIDDEN, "DENIED");
+
+    // Narrowed by actor and outcome: the reader's refusal only.
+    let reply = check(
+        as_root(&app, "GET", "/audit?actor=reader&outcome=denied", None).await,
+        200,
+        None,
+        "by actor and outcome",
+    );
+    let text = String::from_utf8(reply.body.to_vec()).unwrap();
+    let actions: Vec<String> = text
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("a JSON line"))
+        .map(|r| format!("{} {}", r["actor"]["name"], r["action"]))
+        .collect();
+    assert_eq!(actions, [r#""reader" "access.denied""#], "{text}");
+    let reply = as_root(&app, "GET", "/audit?outcome=maybe", None).await;
+    reply.expect_error(StatusCode::BAD_REQUEST, "INVALID");
 }
