@@ -700,8 +700,9 @@ async fn export_audit(
     let outcome = query
         .outcome
         .as_deref()
-        .map(|o| o.parse::<Outcome>().map_err(|e| invalid(e.to_string())))
-        .transpose()?;
+        .map(str::parse::<Outcome>)
+        .transpose()
+        .map_err(|e| invalid(e.to_string()))?;
     let search = AuditSearch {
         filter: AuditFilter {
             since: parse_time("since", query.since.as_deref()).map_err(fail)?,
