@@ -578,16 +578,51 @@ impl Accounts {
         })
     }
 
+    /// Records a bulk export of scan data in the audit log: who took what,
+    /// with which filters.
+    async fn audit_export(
+        &self,
+        operator: &Operator,
+        request: &RequestContext,
+        what: &str,
+        filters: serde_json::Value,
+    ) -> Result<(), AccountsError> {
+        let event = Self::event(
+            operator,
+            &format!("{what}.export"),
+            what.to_owned(),
+            request,
+        )
+        .details(filters);
+        self.store.append_audit(&[event]).await?;
+        Ok(())
+    }
+
     /// Every image `operator` may see that matches `filter` (paging
-    /// ignored), encoded as `format` while it is read.
+    /// ignored), encoded as `format` while it is read. The export is
+    /// audited with its filters.
     pub async fn export_images(
         &self,
         operator: &Operator,
+        request: &RequestContext,
         filter: &ImageSearch,
         format: SearchExportFormat,
     ) -> Result<impl Stream<Item = Result<Bytes, AccountsError>> + Send + 'static, AccountsError>
     {
         let query = self.image_query(operator, filter).await?;
+        let filters = serde_json::json!({
+            "format": format.extension(),
+            "tenant": filter.tenant,
+            "q": filter.q,
+            "state": filter.state,
+            "min_severity": filter.min_severity,
+            "vulnerability": filter.vulnerability,
+            "package": filter.package,
+            "pushed_after": filter.pushed_after,
+            "pushed_before": filter.pushed_before,
+        });
+        self.audit_export(operator, request, "images", filters)
+            .await?;
         Ok(export(self.store.clone(), format, move |store| {
             store
                 .stream_images(&query)
@@ -597,15 +632,28 @@ impl Accounts {
     }
 
     /// Every finding `operator` may see that matches `filter` (paging
-    /// ignored), encoded as `format` while it is read.
+    /// ignored), encoded as `format` while it is read. The export is
+    /// audited with its filters.
     pub async fn export_findings(
         &self,
         operator: &Operator,
+        request: &RequestContext,
         filter: &FindingSearch,
         format: SearchExportFormat,
     ) -> Result<impl Stream<Item = Result<Bytes, AccountsError>> + Send + 'static, AccountsError>
     {
         let query = self.finding_query(operator, filter).await?;
+        let filters = serde_json::json!({
+            "format": format.extension(),
+            "tenant": filter.tenant,
+            "vulnerability": filter.vulnerability,
+            "package": filter.package,
+            "min_severity": filter.min_severity,
+            "fixable": filter.fixable,
+            "image": filter.image,
+        });
+        self.audit_export(operator, request, "vulnerabilities", filters)
+            .await?;
         Ok(export(self.store.clone(), format, move |store| {
             store
                 .stream_findings(&query)

@@ -243,7 +243,7 @@ async fn export_images(
     let format = export_format(format).map_err(fail)?;
     let stream = state
         .accounts
-        .export_images(&caller.operator, &search, format)
+        .export_images(&caller.operator, &caller.request, &search, format)
         .await
         .map_err(fail)?;
     Ok(attachment("images", format, Body::from_stream(stream)))
@@ -306,7 +306,7 @@ async fn export_vulnerabilities(
     let format = export_format(format).map_err(fail)?;
     let stream = state
         .accounts
-        .export_findings(&caller.operator, &search, format)
+        .export_findings(&caller.operator, &caller.request, &search, format)
         .await
         .map_err(fail)?;
     Ok(attachment(

@@ -379,6 +379,34 @@ async fn csv_rows_equal_the_filtered_json_items() {
             &serde_json::Value::Array(items.clone())
         );
     }
+    // Each export is in the audit log, with who took it and its filters.
+    let exports: Vec<(String, serde_json::Value)> = app
+        .database
+        .audit_records(&airlock_store::AuditFilter::default(), 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.event.action.ends_with(".export"))
+        .map(|r| {
+            (
+                format!("{} {}", r.event.actor.name, r.event.action),
+                r.event.details,
+            )
+        })
+        .collect();
+    let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "admin images.export",
+            "admin images.export",
+            "admin vulnerabilities.export",
+            "admin vulnerabilities.export",
+        ]
+    );
+    assert_eq!(exports[0].1["min_severity"], "high");
+    assert_eq!(exports[0].1["format"], "csv");
+    assert_eq!(exports[2].1["vulnerability"], "CVE-1");
 }
 
 #[tokio::test]
