@@ -290,6 +290,24 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) 
         findings.contains(CVE) && findings.contains(FIXED),
         "{findings}"
     );
+    // The filtered findings export as CSV: a header and the one finding.
+    let href = client
+        .find(Locator::Id("findings-csv"))
+        .await?
+        .attr("href")
+        .await?
+        .expect("an export link");
+    assert!(href.contains("fixable=true"), "{href}");
+    let csv = client
+        .execute(
+            "return fetch(arguments[0]).then(r => r.ok ? r.text() : 'HTTP ' + r.status);",
+            vec![serde_json::json!(href)],
+        )
+        .await?;
+    let csv = csv.as_str().expect("text").to_owned();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 2, "a header and one finding:\n{csv}");
+    assert!(rows[1].contains(CVE) && rows[1].contains(digest), "{csv}");
 
     // On a phone, neither page scrolls sideways.
     client.set_window_size(390, 844).await?;

@@ -120,6 +120,8 @@ struct DetailPage {
     findings_total: u64,
     tag_history: Vec<TagStep>,
     platforms: Vec<PlatformContents>,
+    export_csv: String,
+    export_json: String,
 }
 
 fn text(value: &Value, key: &str) -> String {
@@ -234,6 +236,24 @@ fn list(value: Option<&Value>) -> String {
                 .join(", ")
         })
         .unwrap_or_default()
+}
+
+/// The API export of the image's findings as filtered on the page.
+fn findings_export(search: &FindingSearch, format: &str) -> String {
+    let pairs: Vec<(&str, String)> = [
+        ("format", Some(format.to_owned())),
+        ("tenant", search.tenant.clone()),
+        ("image", search.image.map(|i| i.to_string())),
+        ("min_severity", search.min_severity.clone()),
+        ("fixable", search.fixable.map(|f| f.to_string())),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    format!(
+        "/api/v1/vulnerabilities/export?{}",
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
+    )
 }
 
 /// The exceptions page with its request form filled in for `vulnerability`
@@ -466,6 +486,8 @@ pub(crate) async fn show(
         findings_total,
         tag_history: tag_history(&status),
         platforms,
+        export_csv: findings_export(&search, "csv"),
+        export_json: findings_export(&search, "json"),
         counts: counts_of(status.verdict.as_ref()),
         reports,
         chrome,
