@@ -1,44 +1,10 @@
-//! What the identity commands share: the accounts service over the data
-//! directory, and the local operator they act as.
-//!
-//! Whoever can run `airlock` against the data directory can read and write
-//! its database anyway, so the CLI acts with full rights; its changes are
-//! audited as `system` actor `cli:<OS user>`.
+//! What the management commands share besides the API client: reading a
+//! secret, and printing the API's JSON answers as tables.
 
-use std::future::Future;
 use std::io::Read;
-use std::sync::Arc;
 
-use airlock_accounts::{Accounts, AccountsError, Operator};
-use airlock_audit::RequestContext;
 use anyhow::Context;
-
-use crate::config::{CommonArgs, Config};
-
-/// Runs `body` with the accounts service and the local operator.
-pub fn with_accounts<T, F, Fut>(common: &CommonArgs, body: F) -> anyhow::Result<T>
-where
-    F: FnOnce(Arc<Accounts>, Operator, RequestContext) -> Fut,
-    Fut: Future<Output = Result<T, AccountsError>>,
-{
-    let config = Config::load(common, None)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let database = crate::cmd_serve::open_database(&config).await?;
-        let accounts = crate::cmd_serve::open_accounts(&config, database)?;
-        body(accounts, local_operator(), RequestContext::default())
-            .await
-            .map_err(anyhow::Error::from)
-    })
-}
-
-/// The local operator: the OS user running the command.
-pub fn local_operator() -> Operator {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
-    Operator::Local(user)
-}
+use serde_json::Value;
 
 /// A password from standard input (first line), or a generated one.
 /// Returns the password and whether it was generated (to be shown).
@@ -76,10 +42,23 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// RFC 3339 for tables.
-pub fn time_text(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+/// A string field of a JSON object as text: `""` when absent or null.
+pub fn str_field(value: &Value, key: &str) -> String {
+    opt_field(value, key).unwrap_or_default()
+}
+
+/// A field of a JSON object as text, `None` when absent or null.
+pub fn opt_field(value: &Value, key: &str) -> Option<String> {
+    match &value[key] {
+        Value::Null => None,
+        Value::String(text) => Some(text.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// The items of a JSON array (none when it is not one).
+pub fn items(value: &Value) -> &[Value] {
+    value.as_array().map_or(&[], Vec::as_slice)
 }
 
 /// Prints a secret that is stored only as a hash.

@@ -4,6 +4,7 @@
 //! `anyhow`. Every subcommand lives in its own `cmd_*` module and returns the
 //! process exit code.
 
+mod api_client;
 mod cmd_audit;
 mod cmd_db;
 mod cmd_gate;
