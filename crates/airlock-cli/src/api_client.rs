@@ -305,6 +305,12 @@ pub fn os_user() -> String {
 /// The router over the data directory, as `airlock serve` wires it.
 async fn local(common: &CommonArgs, gate: Gate) -> anyhow::Result<Transport> {
     let config = Config::load(common, None)?;
+    // The API answers an internal failure with "internal error" only and
+    // logs the cause; in process, that log is the operator's to read.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::ERROR)
+        .with_writer(std::io::stderr)
+        .try_init();
     let database = crate::cmd_serve::open_database(&config).await?;
     let registry = crate::cmd_serve::registry_over(&config, database.clone()).await?;
     let accounts = crate::cmd_serve::open_accounts(&config, database.clone())?;
