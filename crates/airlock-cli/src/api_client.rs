@@ -18,7 +18,7 @@
 //! leaves as one readable error, e.g. `forbidden: an exception's approver
 //! must not be its requester`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +26,7 @@ use airlock_http::LocalOperator;
 use anyhow::{Context, bail};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use futures::StreamExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -173,77 +174,134 @@ impl ApiClient {
         path: &str,
         payload: Payload,
     ) -> anyhow::Result<ApiResponse> {
+        self.runtime.block_on(async {
+            let (headers, mut body) = self.start(method, path, payload).await?;
+            let mut bytes = Vec::new();
+            while let Some(chunk) = body.next_chunk().await? {
+                bytes.extend_from_slice(&chunk);
+            }
+            Ok(ApiResponse {
+                headers,
+                body: Bytes::from(bytes),
+            })
+        })
+    }
+
+    /// `GET path`, its body written to `out` as it arrives (exports of any
+    /// size in bounded memory).
+    pub fn download(&self, path: &str, out: &mut impl Write) -> anyhow::Result<()> {
+        self.runtime.block_on(async {
+            let (_, mut body) = self.start(Method::GET, path, Payload::Empty).await?;
+            while let Some(chunk) = body.next_chunk().await? {
+                out.write_all(&chunk)
+                    .context("cannot write to standard output")?;
+            }
+            out.flush().context("cannot write to standard output")
+        })
+    }
+
+    /// Sends a request; the headers and the body still to be read of a 2xx
+    /// answer, an [`ApiError`] for any other.
+    async fn start(
+        &self,
+        method: Method,
+        path: &str,
+        payload: Payload,
+    ) -> anyhow::Result<(HeaderMap, ResponseBody)> {
         let path = format!("/api/v1{path}");
         let (content_type, body) = match payload {
             Payload::Empty => (None, Vec::new()),
             Payload::Json(value) => (Some("application/json"), value.to_string().into_bytes()),
             Payload::Yaml(text) => (Some("application/yaml"), text.into_bytes()),
         };
-        let (status, headers, body) = self.runtime.block_on(async {
-            match &self.transport {
-                Transport::Local { router, operator } => {
-                    let mut request = Request::builder()
-                        .method(method.clone())
-                        .uri(&path)
-                        .header(header::USER_AGENT, user_agent());
-                    if let Some(content_type) = content_type {
-                        request = request.header(header::CONTENT_TYPE, content_type);
-                    }
-                    let mut request = request
-                        .body(Body::from(body))
-                        .with_context(|| format!("invalid request {method} {path}"))?;
-                    request
-                        .extensions_mut()
-                        .insert(LocalOperator(operator.clone()));
-                    let response = router
-                        .clone()
-                        .oneshot(request)
-                        .await
-                        .context("the in-process API failed")?;
-                    let (parts, body) = response.into_parts();
-                    let body = axum::body::to_bytes(body, usize::MAX)
-                        .await
-                        .with_context(|| format!("cannot read the answer to {method} {path}"))?;
-                    anyhow::Ok((parts.status, parts.headers, body))
+        let (status, headers, mut body) = match &self.transport {
+            Transport::Local { router, operator } => {
+                let mut request = Request::builder()
+                    .method(method.clone())
+                    .uri(&path)
+                    .header(header::USER_AGENT, user_agent());
+                if let Some(content_type) = content_type {
+                    request = request.header(header::CONTENT_TYPE, content_type);
                 }
-                Transport::Remote {
-                    client,
-                    base,
-                    token,
-                } => {
-                    let url = format!("{base}{path}");
-                    let mut request = client.request(method.clone(), &url).bearer_auth(token);
-                    if let Some(content_type) = content_type {
-                        request = request.header(header::CONTENT_TYPE, content_type);
-                    }
-                    let response = request
-                        .body(body)
-                        .send()
-                        .await
-                        .with_context(|| format!("cannot reach {url}"))?;
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    let body = response
-                        .bytes()
-                        .await
-                        .with_context(|| format!("cannot read the answer of {url}"))?;
-                    anyhow::Ok((status, headers, body))
-                }
+                let mut request = request
+                    .body(Body::from(body))
+                    .with_context(|| format!("invalid request {method} {path}"))?;
+                request
+                    .extensions_mut()
+                    .insert(LocalOperator(operator.clone()));
+                let response = router
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .context("the in-process API failed")?;
+                let (parts, body) = response.into_parts();
+                let body = ResponseBody::Local(body.into_data_stream());
+                (parts.status, parts.headers, body)
             }
-        })?;
+            Transport::Remote {
+                client,
+                base,
+                token,
+            } => {
+                let url = format!("{base}{path}");
+                let mut request = client.request(method.clone(), &url).bearer_auth(token);
+                if let Some(content_type) = content_type {
+                    request = request.header(header::CONTENT_TYPE, content_type);
+                }
+                let response = request
+                    .body(body)
+                    .send()
+                    .await
+                    .with_context(|| format!("cannot reach {url}"))?;
+                (
+                    response.status(),
+                    response.headers().clone(),
+                    ResponseBody::Remote(response),
+                )
+            }
+        };
         if status.is_success() {
-            return Ok(ApiResponse { headers, body });
+            return Ok((headers, body));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = body.next_chunk().await? {
+            bytes.extend_from_slice(&chunk);
         }
         Err(ApiError {
             status,
-            message: envelope_message(&body).unwrap_or_else(|| {
+            message: envelope_message(&bytes).unwrap_or_else(|| {
                 format!(
                     "{method} {path} answered {status}: {}",
-                    String::from_utf8_lossy(&body).trim()
+                    String::from_utf8_lossy(&bytes).trim()
                 )
             }),
         }
         .into())
+    }
+}
+
+/// The body of an answer, read a chunk at a time.
+enum ResponseBody {
+    Local(axum::body::BodyDataStream),
+    Remote(reqwest::Response),
+}
+
+impl ResponseBody {
+    async fn next_chunk(&mut self) -> anyhow::Result<Option<Bytes>> {
+        match self {
+            ResponseBody::Local(stream) => stream
+                .next()
+                .await
+                .transpose()
+                .context("the in-process API broke off its answer"),
+            ResponseBody::Remote(response) => {
+                let url = response.url().clone();
+                response
+                    .chunk()
+                    .await
+                    .with_context(|| format!("cannot read the answer of {url}"))
+            }
+        }
     }
 }
 

@@ -1,8 +1,6 @@
 //! `airlock audit export|verify`: the audit log for the SIEM and the
 //! auditor, through the management API.
 
-use std::io::Write;
-
 use airlock_audit::ExportFormat;
 use anyhow::Context;
 use time::OffsetDateTime;
@@ -69,7 +67,7 @@ pub fn run(command: AuditCommand) -> anyhow::Result<u8> {
                 ExportFormat::Csv => "csv",
             };
             let client = ApiClient::open(&api, Gate::Unwired)?;
-            let records = client.get(&format!(
+            let path = format!(
                 "/audit{}",
                 query(&[
                     ("format", Some(format)),
@@ -78,12 +76,8 @@ pub fn run(command: AuditCommand) -> anyhow::Result<u8> {
                     ("tenant", tenant.as_deref()),
                     ("action", action.as_deref()),
                 ])
-            ))?;
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&records.body)
-                .and_then(|()| stdout.flush())
-                .context("cannot write to standard output")?;
+            );
+            client.download(&path, &mut std::io::stdout().lock())?;
             Ok(0)
         }
         AuditCommand::Verify { api } => {

@@ -21,9 +21,9 @@ use airlock_accounts::{
     AccountsError, ExceptionRequest, ExceptionView, ImageFilter, ImageStatusView, ImageView,
     NewRobot, Operator, PolicyView, RobotView, TenantView, UserView,
 };
-use airlock_audit::{ExportFormat, ExportWriter, RequestContext};
+use airlock_audit::{ExportFormat, RequestContext};
 use airlock_auth::{GlobalRole, TenantRole};
-use airlock_store::AuditFilter;
+use airlock_store::{AuditFilter, AuditSearch};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -676,7 +676,8 @@ fn parse_time(name: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>,
         .transpose()
 }
 
-/// Export audit records (auditor, admin), oldest first, as JSON Lines or CSV.
+/// Export audit records (auditor, admin), oldest first, as JSON Lines or
+/// CSV, streamed a page at a time.
 #[utoipa::path(
     get,
     path = "/audit",
@@ -709,30 +710,24 @@ async fn export_audit(
         tenant: query.tenant,
         action: query.action,
     };
-    let mut writer = ExportWriter::new(format, Vec::new()).map_err(|e| invalid(e.to_string()))?;
-    let mut after = 0;
-    loop {
-        let page = state
-            .accounts
-            .audit_records(&caller.operator, &caller.request, &filter, after, 1000)
-            .await
-            .map_err(fail)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for record in &page {
-            writer
-                .write(record)
-                .map_err(|e| fail(AccountsError::Internal(e.to_string())))?;
-        }
-    }
-    let bytes = writer
-        .finish()
-        .map_err(|e| fail(AccountsError::Internal(e.to_string())))?;
+    let search = AuditSearch {
+        filter,
+        ..AuditSearch::default()
+    };
+    let records = state
+        .accounts
+        .export_audit(&caller.operator, &caller.request, search, format)
+        .await
+        .map_err(fail)?;
     let content_type = match format {
         ExportFormat::Jsonl => "application/x-ndjson",
         ExportFormat::Csv => "text/csv",
     };
-    Ok(([(header::CONTENT_TYPE, content_type)], Body::from(bytes)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(records),
+    )
+        .into_response())
 }
 
 /// What a verification of the whole audit chain found.
