@@ -724,21 +724,34 @@ fn first_start_prints_a_generated_admin_password_once() {
     server.token("admin", &password, &[]);
 }
 
-/// Runs `airlock ARGS --server <server>` as `user`, from an empty working
-/// directory with no data directory configured: the command can only reach
-/// the server's management API.
-fn remote_cli(server: &Server, cwd: &Path, user: &str, password: &str, args: &[&str]) -> Output {
-    Command::new(support::AIRLOCK)
+/// `airlock ARGS --server <server>` from an empty working directory, with
+/// no data directory and no credentials configured: the command can only
+/// reach the server's management API, as whoever the caller adds.
+fn remote_command(server: &Server, cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(support::AIRLOCK);
+    command
         .args(args)
         .arg("--server")
         .arg(server.url(""))
         .current_dir(cwd)
-        .env_remove("AIRLOCK_DATA_DIR")
-        .env_remove("AIRLOCK_CONFIG")
-        .env_remove("AIRLOCK_TOKEN")
+        .env("USER", "os-user");
+    for key in [
+        "AIRLOCK_DATA_DIR",
+        "AIRLOCK_CONFIG",
+        "AIRLOCK_USERNAME",
+        "AIRLOCK_PASSWORD",
+        "AIRLOCK_TOKEN",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// Runs [`remote_command`] as `user` with `password` in `AIRLOCK_PASSWORD`.
+fn remote_cli(server: &Server, cwd: &Path, user: &str, password: &str, args: &[&str]) -> Output {
+    remote_command(server, cwd, args)
         .env("AIRLOCK_USERNAME", user)
         .env("AIRLOCK_PASSWORD", password)
-        .env("USER", "os-user")
         .stdin(Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run airlock {args:?}: {e}"))
@@ -871,6 +884,66 @@ fn management_commands_with_server_act_as_the_signed_in_user() {
     let exceptions: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(exceptions[0]["requested_by"], "sec", "{exceptions}");
     assert_eq!(exceptions[0]["approved_by"], "admin", "{exceptions}");
+
+    // A robot signs in with its token (AIRLOCK_TOKEN) and has its role only.
+    let robot = remote_cli(
+        server,
+        &cwd,
+        "admin",
+        ADMIN_PASSWORD,
+        &[
+            "robot",
+            "create",
+            "--tenant",
+            "acme",
+            "--role",
+            "developer",
+            "ci",
+            "--json",
+        ],
+    );
+    assert_succeeded("robot create as admin", &robot);
+    let robot: Value = serde_json::from_slice(&robot.stdout).unwrap();
+    let as_robot = |args: &[&str]| {
+        remote_command(server, &cwd, args)
+            .env("AIRLOCK_USERNAME", robot["name"].as_str().unwrap())
+            .env("AIRLOCK_TOKEN", robot["token"].as_str().unwrap())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let listed = as_robot(&["exception", "list", "--tenant", "acme"]);
+    assert_succeeded("exception list as the robot", &listed);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "{listed:?}"
+    );
+    let refused = as_robot(&["user", "list"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        stderr(&refused).contains("forbidden: robot \"robot$acme+ci\" may not"),
+        "{refused:?}"
+    );
+
+    // The password may come from standard input instead.
+    let mut child = remote_command(server, &cwd, &["user", "list", "--server-password-stdin"])
+        .env("AIRLOCK_USERNAME", "admin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{ADMIN_PASSWORD}").unwrap();
+    }
+    let users = child.wait_with_output().unwrap();
+    assert_succeeded("user list with --server-password-stdin", &users);
+    assert!(
+        String::from_utf8_lossy(&users.stdout).contains("sec"),
+        "{users:?}"
+    );
 
     // Wrong credentials never reach the API; no data directory was touched.
     let wrong = remote_cli(server, &cwd, "dev", "wrong", &["tenant", "list"]);
