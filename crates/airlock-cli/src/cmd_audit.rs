@@ -6,7 +6,7 @@ use anyhow::Context;
 use time::OffsetDateTime;
 
 use crate::api_client::{ApiArgs, ApiClient, Gate, query};
-use crate::local::str_field;
+use crate::output::str_field;
 
 /// Audit commands.
 #[derive(Debug, clap::Subcommand)]

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use crate::api_client::{self, ApiArgs, ApiClient, Payload, segment};
 use crate::config::parse_duration;
-use crate::local::{items, opt_field, print_table, str_field};
+use crate::output::{items, opt_field, print_table, str_field};
 
 /// Re-evaluation through the gate: queues jobs for promoted images.
 pub struct GateReevaluation(pub Arc<Gate>);

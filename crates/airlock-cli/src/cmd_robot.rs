@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
 use crate::config::parse_duration;
-use crate::local::{items, opt_field, print_table, show_once, str_field};
+use crate::output::{items, opt_field, print_table, show_once, str_field};
 
 /// Robot commands.
 #[derive(Debug, clap::Subcommand)]

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
-use crate::local::{items, print_table, str_field};
+use crate::output::{items, print_table, str_field};
 
 /// Tenant commands.
 #[derive(Debug, clap::Subcommand)]

@@ -5,7 +5,7 @@ use anyhow::bail;
 use serde_json::{Value, json};
 
 use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
-use crate::local::{items, password_from, print_table, show_once, str_field};
+use crate::output::{items, password_from, print_table, show_once, str_field};
 
 /// User commands.
 #[derive(Debug, clap::Subcommand)]

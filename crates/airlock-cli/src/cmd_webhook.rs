@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::json;
 
 use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, query, segment};
-use crate::local::{items, opt_field, print_table, show_once, str_field};
+use crate::output::{items, opt_field, print_table, show_once, str_field};
 
 /// Webhook commands.
 #[derive(Debug, clap::Subcommand)]

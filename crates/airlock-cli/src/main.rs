@@ -20,7 +20,7 @@ mod cmd_wait;
 mod cmd_webhook;
 mod cmd_worker;
 mod config;
-mod local;
+mod output;
 mod scan_runner;
 mod vuln_matcher;
 
