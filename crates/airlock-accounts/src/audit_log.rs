@@ -31,6 +31,9 @@ pub struct AuditChainStatus {
     pub records: u64,
     /// The seq of the last verified record (0 for an empty log).
     pub last_seq: u64,
+    /// The hash of the last verified record (the genesis hash for an empty
+    /// log): the chain's head when it is intact.
+    pub last_hash: String,
     /// Where and how the chain breaks, if it does.
     pub broken: Option<ChainBreak>,
 }
@@ -75,6 +78,7 @@ impl Accounts {
                     return Ok(AuditChainStatus {
                         records: summary.records,
                         last_seq: summary.last_seq,
+                        last_hash: summary.last_hash,
                         broken: Some(broken),
                     });
                 }
@@ -84,6 +88,7 @@ impl Accounts {
         Ok(AuditChainStatus {
             records: summary.records,
             last_seq: summary.last_seq,
+            last_hash: summary.last_hash,
             broken: None,
         })
     }

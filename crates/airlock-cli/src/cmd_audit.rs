@@ -1,14 +1,12 @@
 //! `airlock audit export|verify`: the audit log for the SIEM and the
-//! auditor.
+//! auditor, through the management API.
 
-use std::io::Write;
-
-use airlock_audit::{ChainVerifier, ExportFormat, ExportWriter};
-use airlock_store::{AuditFilter, AuditStore};
+use airlock_audit::ExportFormat;
 use anyhow::Context;
 use time::OffsetDateTime;
 
-use crate::config::{CommonArgs, Config};
+use crate::api_client::{ApiArgs, ApiClient, Gate, query};
+use crate::output::str_field;
 
 /// Audit commands.
 #[derive(Debug, clap::Subcommand)]
@@ -16,7 +14,7 @@ pub enum AuditCommand {
     /// Stream matching records to standard output, oldest first.
     Export {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// jsonl or csv.
         #[arg(long, default_value = "jsonl")]
         format: ExportFormat,
@@ -36,7 +34,7 @@ pub enum AuditCommand {
     /// Recompute the hash chain; name the first record that breaks it.
     Verify {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
     },
 }
 
@@ -50,76 +48,53 @@ fn parse_time(flag: &str, value: Option<String>) -> anyhow::Result<Option<Offset
         .transpose()
 }
 
-const PAGE: usize = 1000;
-
 /// Runs an audit command.
 pub fn run(command: AuditCommand) -> anyhow::Result<u8> {
-    let common = match &command {
-        AuditCommand::Export { common, .. } | AuditCommand::Verify { common } => common.clone(),
-    };
-    let config = Config::load(&common, None)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let database = crate::cmd_serve::open_database(&config).await?;
-        match command {
-            AuditCommand::Export {
-                format,
-                since,
-                until,
-                tenant,
-                action,
-                ..
-            } => {
-                let filter = AuditFilter {
-                    since: parse_time("--since", since)?,
-                    until: parse_time("--until", until)?,
-                    tenant,
-                    action,
-                };
-                let stdout = std::io::stdout().lock();
-                let mut writer = ExportWriter::new(format, std::io::BufWriter::new(stdout))?;
-                let mut after = 0;
-                loop {
-                    let page = database.audit_records(&filter, after, PAGE).await?;
-                    let Some(last) = page.last() else { break };
-                    after = last.seq;
-                    for record in &page {
-                        writer.write(record)?;
-                    }
-                }
-                writer.finish()?.flush()?;
-                Ok(0)
-            }
-            AuditCommand::Verify { .. } => {
-                let mut verifier = ChainVerifier::new();
-                let mut after = 0;
-                loop {
-                    let page = match database
-                        .audit_records(&AuditFilter::default(), after, PAGE)
-                        .await
-                    {
-                        Ok(page) => page,
-                        Err(e) => {
-                            println!("audit log broken after record {after}: {e}");
-                            return Ok(1);
-                        }
-                    };
-                    let Some(last) = page.last() else { break };
-                    after = last.seq;
-                    for record in &page {
-                        if let Err(broken) = verifier.push(record) {
-                            println!("{broken}");
-                            return Ok(1);
-                        }
-                    }
-                }
-                let summary = verifier.finish();
+    match command {
+        AuditCommand::Export {
+            api,
+            format,
+            since,
+            until,
+            tenant,
+            action,
+        } => {
+            // Checked here too, to name the flag.
+            parse_time("--since", since.clone())?;
+            parse_time("--until", until.clone())?;
+            let format = match format {
+                ExportFormat::Jsonl => "jsonl",
+                ExportFormat::Csv => "csv",
+            };
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let path = format!(
+                "/audit{}",
+                query(&[
+                    ("format", Some(format)),
+                    ("since", since.as_deref()),
+                    ("until", until.as_deref()),
+                    ("tenant", tenant.as_deref()),
+                    ("action", action.as_deref()),
+                ])
+            );
+            client.download(&path, &mut std::io::stdout().lock())?;
+            Ok(0)
+        }
+        AuditCommand::Verify { api } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let chain = client.get_json("/audit/verify")?;
+            if chain["intact"].as_bool() == Some(true) {
                 println!(
                     "audit log intact: {} records, last seq {}, head {}",
-                    summary.records, summary.last_seq, summary.last_hash
+                    str_field(&chain, "records"),
+                    str_field(&chain, "last_seq"),
+                    str_field(&chain, "last_hash")
                 );
                 Ok(0)
+            } else {
+                println!("{}", str_field(&chain, "broken"));
+                Ok(1)
             }
         }
-    })
+    }
 }

@@ -1,28 +1,28 @@
 //! `airlock policy set|show|history|dry-run` and
 //! `airlock exception request|approve|reject|list|revoke`:
-//! the gate's policies and exceptions, against the data directory.
+//! the gate's policies and exceptions, through the management API.
 //!
-//! Like the other management commands, these act as the local operator
-//! `cli:<OS user>`. An exception requested and approved by the same OS
-//! user is therefore refused as self-approval: the four-eyes rule holds on
-//! the command line too. Changes that can alter verdicts queue
+//! Like the other management commands, these act in process as the local
+//! operator `cli:<OS user>`, or with `--server` as the signed-in user. An
+//! exception requested and approved by the same OS user (or the same
+//! user) is therefore refused as self-approval: the four-eyes rule holds
+//! on the command line too. Changes that can alter verdicts queue
 //! re-evaluations in the database; the server's (or `airlock worker`'s)
 //! workers run them.
 
-use std::future::Future;
 use std::sync::Arc;
 
-use airlock_accounts::{
-    Accounts, AccountsError, DryRunFailure, DryRunImage, ExceptionRequest, GateTrigger, Operator,
-};
-use airlock_audit::RequestContext;
+use airlock_accounts::{DryRunFailure, DryRunImage, GateTrigger};
 use airlock_auth::TenantId;
 use airlock_gate::Gate;
 use airlock_policy::Policy;
-use anyhow::Context;
+use anyhow::{Context, bail};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
 
-use crate::config::{CommonArgs, Config, parse_duration};
-use crate::local::{local_operator, print_table, time_text};
+use crate::api_client::{self, ApiArgs, ApiClient, Payload, segment};
+use crate::config::parse_duration;
+use crate::output::{items, opt_field, print_table, str_field};
 
 /// Re-evaluation through the gate: queues jobs for promoted images.
 pub struct GateReevaluation(pub Arc<Gate>);
@@ -72,7 +72,7 @@ pub enum PolicyCommand {
     /// Validate a policy file and store it as the newest version; prints the version.
     Set {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant [default: the global policy].
         #[arg(long)]
         tenant: Option<String>,
@@ -82,7 +82,7 @@ pub enum PolicyCommand {
     /// Print the newest policy.
     Show {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant [default: the global policy].
         #[arg(long)]
         tenant: Option<String>,
@@ -90,7 +90,7 @@ pub enum PolicyCommand {
     /// List every stored version of a policy, newest first.
     History {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant [default: the global policy].
         #[arg(long)]
         tenant: Option<String>,
@@ -102,7 +102,7 @@ pub enum PolicyCommand {
     /// scanned/, without storing it; exits 1 when any image would fail.
     DryRun {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -120,7 +120,7 @@ pub enum ExceptionCommand {
     /// Request an exception; prints its id. Someone else must approve it.
     Request {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -146,14 +146,17 @@ pub enum ExceptionCommand {
     /// Approve an exception (not your own request).
     Approve {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
+        /// Its tenant [default: found among the tenants you can see].
+        #[arg(long)]
+        tenant: Option<String>,
         /// Its id, EXC-<n>.
         id: String,
     },
     /// List a tenant's exceptions.
     List {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -164,79 +167,67 @@ pub enum ExceptionCommand {
     /// Reject a pending exception request.
     Reject {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
+        /// Its tenant [default: found among the tenants you can see].
+        #[arg(long)]
+        tenant: Option<String>,
         /// Its id, EXC-<n>.
         id: String,
     },
     /// Revoke an exception.
     Revoke {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
+        /// Its tenant [default: found among the tenants you can see].
+        #[arg(long)]
+        tenant: Option<String>,
         /// Its id, EXC-<n>.
         id: String,
     },
 }
 
-/// Runs `body` with the accounts service wired to the gate, as the local operator.
-fn with_gate_accounts<T, F, Fut>(common: &CommonArgs, body: F) -> anyhow::Result<T>
-where
-    F: FnOnce(Arc<Accounts>, Operator, RequestContext) -> Fut,
-    Fut: Future<Output = Result<T, AccountsError>>,
-{
-    let config = Config::load(common, None)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let database = crate::cmd_serve::open_database(&config).await?;
-        let accounts = crate::cmd_serve::open_accounts(&config, database.clone())?;
-        let gate = crate::cmd_serve::open_gate(&config, database).await?;
-        accounts.set_gate_trigger(Arc::new(GateReevaluation(gate)));
-        body(accounts, local_operator(), RequestContext::default())
-            .await
-            .map_err(anyhow::Error::from)
-    })
+/// The API path of a policy: the global one, or a tenant's.
+fn policy_path(tenant: Option<&str>) -> String {
+    match tenant {
+        Some(t) => format!("/tenants/{}/policy", segment(t)),
+        None => "/policies/global".to_owned(),
+    }
+}
+
+fn read_policy_file(file: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read policy file {}", file.display()))
 }
 
 /// Runs a policy command.
 pub fn run_policy(command: PolicyCommand) -> anyhow::Result<u8> {
     match command {
-        PolicyCommand::Set {
-            common,
-            tenant,
-            file,
-        } => {
-            let document = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read policy file {}", file.display()))?;
-            let policy = with_gate_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .set_policy(&operator, &request, tenant.as_deref(), &document)
-                    .await
-            })?;
-            let scope = policy.tenant.map_or_else(
+        PolicyCommand::Set { api, tenant, file } => {
+            let document = read_policy_file(&file)?;
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let policy = client.put(&policy_path(tenant.as_deref()), Payload::Yaml(document))?;
+            let scope = opt_field(&policy, "tenant").map_or_else(
                 || "global policy".to_owned(),
                 |t| format!("policy of tenant {t}"),
             );
-            println!("stored {scope} version {}", policy.version);
+            println!("stored {scope} version {}", str_field(&policy, "version"));
         }
-        PolicyCommand::History {
-            common,
-            tenant,
-            json,
-        } => {
-            let versions =
-                crate::local::with_accounts(&common, |accounts, operator, _| async move {
-                    accounts.policy_versions(&operator, tenant.as_deref()).await
-                })?;
+        PolicyCommand::History { api, tenant, json } => {
+            let client = ApiClient::open(&api, api_client::Gate::Unwired)?;
+            let versions = client
+                .get_json(&format!("{}/versions", policy_path(tenant.as_deref())))?["versions"]
+                .take();
             if json {
                 println!("{}", serde_json::to_string_pretty(&versions)?);
             } else {
-                let rows: Vec<Vec<String>> = versions
-                    .into_iter()
+                let rows: Vec<Vec<String>> = items(&versions)
+                    .iter()
                     .map(|p| {
                         vec![
-                            p.version.to_string(),
-                            p.author,
-                            time_text(p.created_at),
-                            p.document.lines().count().to_string(),
+                            str_field(p, "version"),
+                            str_field(p, "author"),
+                            str_field(p, "created_at"),
+                            str_field(p, "document").lines().count().to_string(),
                         ]
                     })
                     .collect();
@@ -244,62 +235,72 @@ pub fn run_policy(command: PolicyCommand) -> anyhow::Result<u8> {
             }
         }
         PolicyCommand::DryRun {
-            common,
+            api,
             tenant,
             file,
             json,
         } => {
-            let document = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read policy file {}", file.display()))?;
-            let outcome = with_gate_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .dry_run_policy(&operator, &request, &tenant, &document)
-                    .await
-            })?;
+            let document = read_policy_file(&file)?;
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let outcome = client.post(
+                &format!("/tenants/{}/policy/dry-run", segment(&tenant)),
+                Payload::Yaml(document),
+            )?;
+            let would_fail = outcome["would_fail"].as_u64().unwrap_or(0);
             if json {
                 println!("{}", serde_json::to_string_pretty(&outcome)?);
             } else {
-                let rows: Vec<Vec<String>> = outcome
-                    .images
+                let rows: Vec<Vec<String>> = items(&outcome["images"])
                     .iter()
                     .map(|i| {
-                        let rules: Vec<&str> = i.failures.iter().map(|f| f.rule.as_str()).collect();
+                        let rules: Vec<String> = items(&i["failures"])
+                            .iter()
+                            .map(|f| str_field(f, "rule"))
+                            .collect();
                         vec![
-                            i.repository.clone(),
-                            i.digest.clone(),
-                            if i.would_pass { "pass" } else { "FAIL" }.to_owned(),
+                            str_field(i, "repository"),
+                            str_field(i, "digest"),
+                            if i["would_pass"].as_bool().unwrap_or(false) {
+                                "pass"
+                            } else {
+                                "FAIL"
+                            }
+                            .to_owned(),
                             rules.join(","),
                         ]
                     })
                     .collect();
                 print_table(&["REPOSITORY", "DIGEST", "VERDICT", "FAILING RULES"], &rows);
                 println!(
-                    "{} of {} images in scanned/ would fail",
-                    outcome.would_fail, outcome.evaluated
+                    "{would_fail} of {} images in scanned/ would fail",
+                    str_field(&outcome, "evaluated")
                 );
             }
-            return Ok(u8::from(outcome.would_fail > 0));
+            return Ok(u8::from(would_fail > 0));
         }
-        PolicyCommand::Show { common, tenant } => {
-            let shown = tenant.clone();
-            let policy =
-                crate::local::with_accounts(&common, |accounts, operator, _| async move {
-                    accounts.policy(&operator, tenant.as_deref()).await
-                })?;
+        PolicyCommand::Show { api, tenant } => {
+            let client = ApiClient::open(&api, api_client::Gate::Unwired)?;
+            let policy = match client.get_json(&policy_path(tenant.as_deref())) {
+                Ok(policy) => Some(policy),
+                // The API answers 404 when no policy was set at this level.
+                Err(e) if api_client::is_status(&e, StatusCode::NOT_FOUND) => None,
+                Err(e) => return Err(e),
+            };
             match policy {
                 Some(policy) => {
+                    let document = str_field(&policy, "document");
                     println!(
                         "# version {} by {} at {}",
-                        policy.version,
-                        policy.author,
-                        time_text(policy.created_at)
+                        str_field(&policy, "version"),
+                        str_field(&policy, "author"),
+                        str_field(&policy, "created_at")
                     );
-                    print!("{}", policy.document);
-                    if !policy.document.ends_with('\n') {
+                    print!("{document}");
+                    if !document.ends_with('\n') {
                         println!();
                     }
                 }
-                None => match shown {
+                None => match tenant {
                     Some(t) => println!("no policy set for tenant {t}; the global policy applies"),
                     None => {
                         println!("# no global policy set; the built-in default applies:");
@@ -312,11 +313,44 @@ pub fn run_policy(command: PolicyCommand) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// The API path of exception `id`: in `tenant`, or in whichever tenant
+/// visible to the caller holds it.
+fn exception_path(client: &ApiClient, tenant: Option<String>, id: &str) -> anyhow::Result<String> {
+    let tenant = match tenant {
+        Some(t) => t,
+        None => find_exception_tenant(client, id)?,
+    };
+    Ok(format!(
+        "/tenants/{}/exceptions/{}",
+        segment(&tenant),
+        segment(id)
+    ))
+}
+
+fn find_exception_tenant(client: &ApiClient, id: &str) -> anyhow::Result<String> {
+    let tenants = client.get_json("/tenants")?;
+    for tenant in items(&tenants["tenants"]) {
+        let tenant = str_field(tenant, "id");
+        // Tenants whose exceptions the caller may not read are skipped.
+        let Ok(listed) = client.get_json(&format!("/tenants/{}/exceptions", segment(&tenant)))
+        else {
+            continue;
+        };
+        if items(&listed["exceptions"])
+            .iter()
+            .any(|e| e["id"].as_str() == Some(id))
+        {
+            return Ok(tenant);
+        }
+    }
+    bail!("exception {id} not found in the tenants you can see; name its tenant with --tenant")
+}
+
 /// Runs an exception command.
 pub fn run_exception(command: ExceptionCommand) -> anyhow::Result<u8> {
     match command {
         ExceptionCommand::Request {
-            common,
+            api,
             tenant,
             vulnerability,
             package,
@@ -326,72 +360,41 @@ pub fn run_exception(command: ExceptionCommand) -> anyhow::Result<u8> {
             expires,
         } => {
             let expires_in = parse_duration(&expires).context("invalid --expires")?;
-            let exception =
-                with_gate_accounts(&common, |accounts, operator, request| async move {
-                    accounts
-                        .request_exception(
-                            &operator,
-                            &request,
-                            &tenant,
-                            ExceptionRequest {
-                                vulnerability,
-                                package,
-                                repository,
-                                digest,
-                                reason,
-                                expires_in,
-                            },
-                        )
-                        .await
-                })?;
-            println!("{}", exception.id);
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let exception = client.post(
+                &format!("/tenants/{}/exceptions", segment(&tenant)),
+                Payload::Json(json!({
+                    "vulnerability": vulnerability,
+                    "package": package,
+                    "repository": repository,
+                    "digest": digest,
+                    "reason": reason,
+                    "expires_in_seconds": expires_in.as_secs(),
+                })),
+            )?;
+            println!("{}", str_field(&exception, "id"));
         }
-        ExceptionCommand::Approve { common, id } => {
-            let exception =
-                with_gate_accounts(&common, |accounts, operator, request| async move {
-                    accounts
-                        .approve_exception(&operator, &request, None, &id)
-                        .await
-                })?;
+        ExceptionCommand::Approve { api, tenant, id } => {
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let path = exception_path(&client, tenant, &id)?;
+            let exception = client.post(&format!("{path}/approve"), Payload::Empty)?;
             println!(
                 "approved {} ({} in tenant {}) until {}",
-                exception.id,
-                exception.vulnerability,
-                exception.tenant,
-                time_text(exception.expires_at)
+                str_field(&exception, "id"),
+                str_field(&exception, "vulnerability"),
+                str_field(&exception, "tenant"),
+                str_field(&exception, "expires_at")
             );
         }
-        ExceptionCommand::List {
-            common,
-            tenant,
-            json,
-        } => {
-            let exceptions =
-                crate::local::with_accounts(&common, |accounts, operator, _| async move {
-                    accounts.exceptions(&operator, &tenant).await
-                })?;
+        ExceptionCommand::List { api, tenant, json } => {
+            let client = ApiClient::open(&api, api_client::Gate::Unwired)?;
+            let exceptions = client
+                .get_json(&format!("/tenants/{}/exceptions", segment(&tenant)))?["exceptions"]
+                .take();
             if json {
                 println!("{}", serde_json::to_string_pretty(&exceptions)?);
             } else {
-                let rows: Vec<Vec<String>> = exceptions
-                    .into_iter()
-                    .map(|e| {
-                        let scope = [e.package, e.repository, e.digest]
-                            .into_iter()
-                            .flatten()
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        vec![
-                            e.id,
-                            e.vulnerability,
-                            if scope.is_empty() { "*".into() } else { scope },
-                            e.status.to_owned(),
-                            e.requested_by,
-                            e.approved_by.unwrap_or_else(|| "-".into()),
-                            time_text(e.expires_at),
-                        ]
-                    })
-                    .collect();
+                let rows: Vec<Vec<String>> = items(&exceptions).iter().map(exception_row).collect();
                 print_table(
                     &[
                         "ID",
@@ -406,27 +409,40 @@ pub fn run_exception(command: ExceptionCommand) -> anyhow::Result<u8> {
                 );
             }
         }
-        ExceptionCommand::Reject { common, id } => {
-            let exception =
-                with_gate_accounts(&common, |accounts, operator, request| async move {
-                    accounts
-                        .reject_exception(&operator, &request, None, &id)
-                        .await
-                })?;
+        ExceptionCommand::Reject { api, tenant, id } => {
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let path = exception_path(&client, tenant, &id)?;
+            let exception = client.post(&format!("{path}/reject"), Payload::Empty)?;
             println!(
                 "rejected {} ({} in tenant {})",
-                exception.id, exception.vulnerability, exception.tenant
+                str_field(&exception, "id"),
+                str_field(&exception, "vulnerability"),
+                str_field(&exception, "tenant")
             );
         }
-        ExceptionCommand::Revoke { common, id } => {
-            let shown = id.clone();
-            with_gate_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .revoke_exception(&operator, &request, None, &id)
-                    .await
-            })?;
-            println!("revoked {shown}");
+        ExceptionCommand::Revoke { api, tenant, id } => {
+            let client = ApiClient::open(&api, api_client::Gate::Wired)?;
+            let path = exception_path(&client, tenant, &id)?;
+            client.delete(&path)?;
+            println!("revoked {id}");
         }
     }
     Ok(0)
+}
+
+fn exception_row(e: &Value) -> Vec<String> {
+    let scope = ["package", "repository", "digest"]
+        .into_iter()
+        .filter_map(|key| opt_field(e, key))
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec![
+        str_field(e, "id"),
+        str_field(e, "vulnerability"),
+        if scope.is_empty() { "*".into() } else { scope },
+        str_field(e, "status"),
+        str_field(e, "requested_by"),
+        opt_field(e, "approved_by").unwrap_or_else(|| "-".into()),
+        str_field(e, "expires_at"),
+    ]
 }

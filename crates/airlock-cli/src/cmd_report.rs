@@ -1,13 +1,11 @@
 //! `airlock report get`: download a scan's report files from the object
-//! store, against the data directory. Every download is audited.
+//! store, through the management API. Every download is audited.
 
 use std::io::Write;
 
-use airlock_accounts::ReportQuery;
 use anyhow::Context;
 
-use crate::config::CommonArgs;
-use crate::local::with_accounts;
+use crate::api_client::{ApiArgs, ApiClient, Gate, query, segment};
 
 /// Report commands.
 #[derive(Debug, clap::Subcommand)]
@@ -15,7 +13,7 @@ pub enum ReportCommand {
     /// Write one report file of an image's latest (or given) scan to stdout or a file.
     Get {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -36,40 +34,34 @@ pub enum ReportCommand {
 /// Runs a report command.
 pub fn run(command: ReportCommand) -> anyhow::Result<u8> {
     let ReportCommand::Get {
-        common,
+        api,
         tenant,
         digest,
         name,
         scan,
         output,
     } = command;
-    let report = with_accounts(&common, |accounts, operator, request| async move {
-        accounts
-            .report(
-                &operator,
-                ReportQuery {
-                    tenant: &tenant,
-                    digest: &digest,
-                    name: &name,
-                    scan: scan.as_deref(),
-                },
-                &request,
-            )
-            .await
-    })?;
+    let client = ApiClient::open(&api, Gate::Unwired)?;
+    let report = client.get(&format!(
+        "/tenants/{}/images/{}/reports/{}{}",
+        segment(&tenant),
+        segment(&digest),
+        segment(&name),
+        query(&[("scan", scan.as_deref())])
+    ))?;
     match output {
         Some(path) => {
-            std::fs::write(&path, &report.content)
+            std::fs::write(&path, &report.body)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            eprintln!(
-                "wrote {} of scan {} to {}",
-                report.name,
-                report.scan_id,
-                path.display()
-            );
+            let scan_id = report
+                .headers
+                .get("x-airlock-scan-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            eprintln!("wrote {name} of scan {scan_id} to {}", path.display());
         }
         None => std::io::stdout()
-            .write_all(&report.content)
+            .write_all(&report.body)
             .context("cannot write to standard output")?,
     }
     Ok(0)

@@ -2,9 +2,11 @@
 
 use airlock_auth::TenantRole;
 use anyhow::Context;
+use serde_json::json;
 
-use crate::config::{CommonArgs, parse_duration};
-use crate::local::{print_table, show_once, time_text, with_accounts};
+use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
+use crate::config::parse_duration;
+use crate::output::{items, opt_field, print_table, show_once, str_field};
 
 /// Robot commands.
 #[derive(Debug, clap::Subcommand)]
@@ -12,7 +14,7 @@ pub enum RobotCommand {
     /// Create a robot and print its token, once.
     Create {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant it works for.
         #[arg(long)]
         tenant: String,
@@ -31,7 +33,7 @@ pub enum RobotCommand {
     /// List a tenant's robots (token prefixes only).
     List {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -42,7 +44,7 @@ pub enum RobotCommand {
     /// Revoke a robot: its token stops working at once for new logins.
     Revoke {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant.
         #[arg(long)]
         tenant: String,
@@ -55,7 +57,7 @@ pub enum RobotCommand {
 pub fn run(command: RobotCommand) -> anyhow::Result<u8> {
     match command {
         RobotCommand::Create {
-            common,
+            api,
             tenant,
             role,
             expires,
@@ -71,69 +73,63 @@ pub fn run(command: RobotCommand) -> anyhow::Result<u8> {
                 let id = uuid::Uuid::new_v4().simple().to_string();
                 format!("robot-{}", &id[..8])
             });
-            let robot = with_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .create_robot(&operator, &request, &tenant, &name, role, expires_in)
-                    .await
-            })?;
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let robot = client.post(
+                &format!("/tenants/{}/robots", segment(&tenant)),
+                Payload::Json(json!({
+                    "name": name,
+                    "role": role.as_str(),
+                    "expires_in_seconds": expires_in.map(|d| d.as_secs()),
+                })),
+            )?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&robot)?);
             } else {
-                println!("created robot {}", robot.robot.name);
-                if let Some(expires) = robot.robot.expires_at {
-                    println!("expires: {}", time_text(expires));
+                println!("created robot {}", str_field(&robot, "name"));
+                if let Some(expires) = opt_field(&robot, "expires_at") {
+                    println!("expires: {expires}");
                 }
-                show_once("token", &robot.token);
+                show_once("token", &str_field(&robot, "token"));
                 println!("log in with the robot's name as user name and the token as password");
             }
         }
-        RobotCommand::List {
-            common,
-            tenant,
-            json,
-        } => {
-            let robots = with_accounts(&common, |accounts, operator, _| async move {
-                accounts.robots(&operator, &tenant).await
-            })?;
+        RobotCommand::List { api, tenant, json } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let robots =
+                client.get_json(&format!("/tenants/{}/robots", segment(&tenant)))?["robots"].take();
             if json {
                 println!("{}", serde_json::to_string_pretty(&robots)?);
             } else {
-                let rows: Vec<Vec<String>> = robots
-                    .into_iter()
+                let rows: Vec<Vec<String>> = items(&robots)
+                    .iter()
                     .map(|r| {
-                        let state = if r.revoked_at.is_some() {
+                        let state = if !r["revoked_at"].is_null() {
                             "revoked"
-                        } else if r.active {
+                        } else if r["active"].as_bool().unwrap_or(false) {
                             "active"
                         } else {
                             "expired"
                         };
                         vec![
-                            r.name,
-                            r.role.as_str().to_owned(),
-                            format!("alr_{}_…", r.prefix),
+                            str_field(r, "name"),
+                            str_field(r, "role"),
+                            format!("alr_{}_…", str_field(r, "prefix")),
                             state.to_owned(),
-                            r.expires_at
-                                .map(time_text)
-                                .unwrap_or_else(|| "never".into()),
+                            opt_field(r, "expires_at").unwrap_or_else(|| "never".into()),
                         ]
                     })
                     .collect();
                 print_table(&["ROBOT", "ROLE", "TOKEN", "STATE", "EXPIRES"], &rows);
             }
         }
-        RobotCommand::Revoke {
-            common,
-            tenant,
-            name,
-        } => {
-            let shown = name.clone();
-            with_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .revoke_robot(&operator, &request, &tenant, &name)
-                    .await
-            })?;
-            println!("revoked robot {shown}");
+        RobotCommand::Revoke { api, tenant, name } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            client.delete(&format!(
+                "/tenants/{}/robots/{}",
+                segment(&tenant),
+                segment(&name)
+            ))?;
+            println!("revoked robot {name}");
         }
     }
     Ok(0)

@@ -232,7 +232,8 @@ pub async fn open_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
     registry_over(config, database).await
 }
 
-async fn registry_over(
+/// Builds the registry service over an open database.
+pub async fn registry_over(
     config: &Config,
     database: Arc<SqliteMetadataStore>,
 ) -> anyhow::Result<Arc<Registry>> {

@@ -1,7 +1,9 @@
-//! `airlock tenant create|list|delete`.
+//! `airlock tenant create|list|delete`, through the management API.
 
-use crate::config::CommonArgs;
-use crate::local::{print_table, time_text, with_accounts};
+use serde_json::json;
+
+use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
+use crate::output::{items, print_table, str_field};
 
 /// Tenant commands.
 #[derive(Debug, clap::Subcommand)]
@@ -9,14 +11,14 @@ pub enum TenantCommand {
     /// Create a tenant: its images live under unscanned/<id>/ and scanned/<id>/.
     Create {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Tenant id: lowercase letters, digits and single dashes.
         id: String,
     },
     /// List tenants.
     List {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -24,7 +26,7 @@ pub enum TenantCommand {
     /// Delete a tenant that has no images left, with its grants and robots.
     Delete {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Tenant id.
         id: String,
     },
@@ -33,32 +35,28 @@ pub enum TenantCommand {
 /// Runs a tenant command.
 pub fn run(command: TenantCommand) -> anyhow::Result<u8> {
     match command {
-        TenantCommand::Create { common, id } => {
-            let tenant = with_accounts(&common, |accounts, operator, request| async move {
-                accounts.create_tenant(&operator, &request, &id).await
-            })?;
-            println!("created tenant {}", tenant.id);
+        TenantCommand::Create { api, id } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let tenant = client.post("/tenants", Payload::Json(json!({ "id": id })))?;
+            println!("created tenant {}", str_field(&tenant, "id"));
         }
-        TenantCommand::List { common, json } => {
-            let tenants = with_accounts(&common, |accounts, operator, _| async move {
-                accounts.tenants(&operator).await
-            })?;
+        TenantCommand::List { api, json } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let tenants = client.get_json("/tenants")?["tenants"].take();
             if json {
                 println!("{}", serde_json::to_string_pretty(&tenants)?);
             } else {
-                let rows: Vec<Vec<String>> = tenants
-                    .into_iter()
-                    .map(|t| vec![t.id, time_text(t.created_at)])
+                let rows: Vec<Vec<String>> = items(&tenants)
+                    .iter()
+                    .map(|t| vec![str_field(t, "id"), str_field(t, "created_at")])
                     .collect();
                 print_table(&["TENANT", "CREATED"], &rows);
             }
         }
-        TenantCommand::Delete { common, id } => {
-            let shown = id.clone();
-            with_accounts(&common, |accounts, operator, request| async move {
-                accounts.delete_tenant(&operator, &request, &id).await
-            })?;
-            println!("deleted tenant {shown}");
+        TenantCommand::Delete { api, id } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            client.delete(&format!("/tenants/{}", segment(&id)))?;
+            println!("deleted tenant {id}");
         }
     }
     Ok(0)

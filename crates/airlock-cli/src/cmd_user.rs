@@ -2,9 +2,10 @@
 
 use airlock_auth::{GlobalRole, TenantRole};
 use anyhow::bail;
+use serde_json::{Value, json};
 
-use crate::config::CommonArgs;
-use crate::local::{password_from, print_table, show_once, time_text, with_accounts};
+use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, segment};
+use crate::output::{items, password_from, print_table, show_once, str_field};
 
 /// User commands.
 #[derive(Debug, clap::Subcommand)]
@@ -12,7 +13,7 @@ pub enum UserCommand {
     /// Create a user. Without --password-stdin a password is generated and printed once.
     Create {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
         /// Read the password from the first line of standard input.
@@ -22,7 +23,7 @@ pub enum UserCommand {
     /// List users and their roles.
     List {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -30,21 +31,21 @@ pub enum UserCommand {
     /// Refuse a user's logins (tokens already issued expire within their lifetime).
     Disable {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
     },
     /// Allow a disabled user's logins again.
     Enable {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
     },
     /// Set a user's password. Without --password-stdin one is generated and printed once.
     Passwd {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
         /// Read the password from the first line of standard input.
@@ -54,7 +55,7 @@ pub enum UserCommand {
     /// Grant a role: developer, reader or security with --tenant; auditor or admin without.
     Grant {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
         /// The tenant, for tenant roles.
@@ -67,7 +68,7 @@ pub enum UserCommand {
     /// Take a role away: the tenant role with --tenant, else the global --role.
     Revoke {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Login name.
         name: String,
         /// The tenant whose role is removed.
@@ -99,139 +100,150 @@ fn role_arg(tenant: Option<String>, role: &str) -> anyhow::Result<RoleArg> {
     }
 }
 
+/// The new password, from standard input or generated; standard input
+/// cannot carry the server's password too.
+fn new_password(api: &ApiArgs, password_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if password_stdin && api.reads_password_from_stdin() {
+        bail!(
+            "--password-stdin and --server-password-stdin both read standard input: \
+             give the server password in AIRLOCK_PASSWORD instead"
+        );
+    }
+    password_from(password_stdin)
+}
+
 /// Runs a user command.
 pub fn run(command: UserCommand) -> anyhow::Result<u8> {
     match command {
         UserCommand::Create {
-            common,
+            api,
             name,
             password_stdin,
         } => {
-            let (password, generated) = password_from(password_stdin)?;
-            let shown = password.clone();
-            let user = with_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .create_user(&operator, &request, &name, &password)
-                    .await
-            })?;
-            println!("created user {}", user.name);
+            let (password, generated) = new_password(&api, password_stdin)?;
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let user = client.post(
+                "/users",
+                Payload::Json(json!({ "name": name, "password": password })),
+            )?;
+            println!("created user {}", str_field(&user, "name"));
             if generated {
-                show_once("password", &shown);
+                show_once("password", &password);
             }
         }
-        UserCommand::List { common, json } => {
-            let users = with_accounts(&common, |accounts, operator, _| async move {
-                accounts.users(&operator).await
-            })?;
+        UserCommand::List { api, json } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let users = client.get_json("/users")?["users"].take();
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
-                let rows: Vec<Vec<String>> = users
-                    .into_iter()
+                let rows: Vec<Vec<String>> = items(&users)
+                    .iter()
                     .map(|u| {
-                        let mut roles: Vec<String> = u
-                            .global_roles
+                        let mut roles: Vec<String> = items(&u["global_roles"])
                             .iter()
-                            .map(|r| r.as_str().to_owned())
+                            .filter_map(|r| r.as_str().map(str::to_owned))
                             .collect();
-                        roles.extend(u.tenants.iter().map(|(t, r)| format!("{t}:{}", r.as_str())));
+                        roles.extend(tenant_roles(u).into_iter().map(|(t, r)| format!("{t}:{r}")));
                         vec![
-                            u.name,
-                            if u.disabled { "disabled" } else { "active" }.to_owned(),
+                            str_field(u, "name"),
+                            if u["disabled"].as_bool().unwrap_or(false) {
+                                "disabled"
+                            } else {
+                                "active"
+                            }
+                            .to_owned(),
                             roles.join(","),
-                            time_text(u.created_at),
+                            str_field(u, "created_at"),
                         ]
                     })
                     .collect();
                 print_table(&["USER", "STATE", "ROLES", "CREATED"], &rows);
             }
         }
-        UserCommand::Disable { common, name } => set_disabled(&common, name, true)?,
-        UserCommand::Enable { common, name } => set_disabled(&common, name, false)?,
+        UserCommand::Disable { api, name } => set_disabled(&api, &name, true)?,
+        UserCommand::Enable { api, name } => set_disabled(&api, &name, false)?,
         UserCommand::Passwd {
-            common,
+            api,
             name,
             password_stdin,
         } => {
-            let (password, generated) = password_from(password_stdin)?;
-            let shown = password.clone();
-            let who = name.clone();
-            with_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .change_password(&operator, &request, &name, &password)
-                    .await
-            })?;
-            println!("changed the password of {who}");
+            let (password, generated) = new_password(&api, password_stdin)?;
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            client.put(
+                &format!("/users/{}/password", segment(&name)),
+                Payload::Json(json!({ "password": password })),
+            )?;
+            println!("changed the password of {name}");
             if generated {
-                show_once("password", &shown);
+                show_once("password", &password);
             }
         }
         UserCommand::Grant {
-            common,
+            api,
             name,
             tenant,
             role,
         } => {
-            let role = role_arg(tenant, &role)?;
-            let user = with_accounts(&common, |accounts, operator, request| async move {
-                match role {
-                    RoleArg::Tenant(t, r) => {
-                        accounts
-                            .set_tenant_role(&operator, &request, &name, &t, Some(r))
-                            .await
-                    }
-                    RoleArg::Global(r) => {
-                        accounts
-                            .set_global_role(&operator, &request, &name, r, true)
-                            .await
-                    }
-                }
-            })?;
-            println!("granted; {} now has: {}", user.name, describe_roles(&user));
+            let body = match role_arg(tenant, &role)? {
+                RoleArg::Tenant(t, r) => json!({ "tenant": t, "role": r.as_str() }),
+                RoleArg::Global(r) => json!({ "tenant": null, "role": r.as_str() }),
+            };
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let user = client.post(
+                &format!("/users/{}/grants", segment(&name)),
+                Payload::Json(body),
+            )?;
+            println!(
+                "granted; {} now has: {}",
+                str_field(&user, "name"),
+                describe_roles(&user)
+            );
         }
         UserCommand::Revoke {
-            common,
+            api,
             name,
             tenant,
             role,
         } => {
-            let user = with_accounts(&common, |accounts, operator, request| async move {
-                match (tenant, role) {
-                    (Some(t), _) => {
-                        accounts
-                            .set_tenant_role(&operator, &request, &name, &t, None)
-                            .await
-                    }
-                    (None, Some(r)) => {
-                        let role: GlobalRole =
-                            r.parse().map_err(|e: airlock_auth::AuthError| {
-                                airlock_accounts::AccountsError::Invalid(e.to_string())
-                            })?;
-                        accounts
-                            .set_global_role(&operator, &request, &name, role, false)
-                            .await
-                    }
-                    (None, None) => Err(airlock_accounts::AccountsError::Invalid(
-                        "say what to revoke: --tenant T or --role auditor|admin".into(),
-                    )),
+            let path = match (tenant, role) {
+                (Some(t), _) => format!("/users/{}/grants/tenants/{}", segment(&name), segment(&t)),
+                (None, Some(r)) => {
+                    format!("/users/{}/grants/global/{}", segment(&name), segment(&r))
                 }
-            })?;
-            println!("revoked; {} now has: {}", user.name, describe_roles(&user));
+                (None, None) => bail!("say what to revoke: --tenant T or --role auditor|admin"),
+            };
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let user = client.delete(&path)?;
+            println!(
+                "revoked; {} now has: {}",
+                str_field(&user, "name"),
+                describe_roles(&user)
+            );
         }
     }
     Ok(0)
 }
 
-fn describe_roles(user: &airlock_accounts::UserView) -> String {
-    let mut roles: Vec<String> = user
-        .global_roles
+/// A user's tenant roles, `(tenant, role)` in the API's (sorted) order.
+fn tenant_roles(user: &Value) -> Vec<(String, String)> {
+    user["tenants"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(t, r)| (t.clone(), r.as_str().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+fn describe_roles(user: &Value) -> String {
+    let mut roles: Vec<String> = items(&user["global_roles"])
         .iter()
-        .map(|r| r.as_str().to_owned())
+        .filter_map(|r| r.as_str().map(str::to_owned))
         .collect();
     roles.extend(
-        user.tenants
-            .iter()
-            .map(|(t, r)| format!("{} in {t}", r.as_str())),
+        tenant_roles(user)
+            .into_iter()
+            .map(|(t, r)| format!("{r} in {t}")),
     );
     if roles.is_empty() {
         "no roles".into()
@@ -240,13 +252,18 @@ fn describe_roles(user: &airlock_accounts::UserView) -> String {
     }
 }
 
-fn set_disabled(common: &CommonArgs, name: String, disabled: bool) -> anyhow::Result<()> {
-    let user = with_accounts(common, |accounts, operator, request| async move {
-        accounts
-            .set_user_disabled(&operator, &request, &name, disabled)
-            .await
-    })?;
-    let state = if user.disabled { "disabled" } else { "enabled" };
-    println!("{state} user {}", user.name);
+fn set_disabled(api: &ApiArgs, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let client = ApiClient::open(api, Gate::Unwired)?;
+    let action = if disabled { "disable" } else { "enable" };
+    let user = client.post(
+        &format!("/users/{}/{action}", segment(name)),
+        Payload::Empty,
+    )?;
+    let state = if user["disabled"].as_bool().unwrap_or(false) {
+        "disabled"
+    } else {
+        "enabled"
+    };
+    println!("{state} user {}", str_field(&user, "name"));
     Ok(())
 }

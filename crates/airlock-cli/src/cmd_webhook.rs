@@ -1,15 +1,16 @@
 //! `airlock webhook create|list|delete|test|deliveries|redeliver`: webhook
-//! subscriptions and their delivery log, against the data directory.
+//! subscriptions and their delivery log, through the management API.
 //!
 //! The server's dispatcher delivers what these commands queue (a test
 //! event, a redelivery) within a second or so.
 
 use std::io::Read;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use serde_json::json;
 
-use crate::config::CommonArgs;
-use crate::local::{print_table, show_once, time_text, with_accounts};
+use crate::api_client::{ApiArgs, ApiClient, Gate, Payload, query, segment};
+use crate::output::{items, opt_field, print_table, show_once, str_field};
 
 /// Webhook commands.
 #[derive(Debug, clap::Subcommand)]
@@ -17,7 +18,7 @@ pub enum WebhookCommand {
     /// Subscribe a URL to events; prints the id and the signing secret.
     Create {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The tenant whose events to send [default: every tenant's, admin only].
         #[arg(long)]
         tenant: Option<String>,
@@ -37,7 +38,7 @@ pub enum WebhookCommand {
     /// List subscriptions.
     List {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// Only this tenant's [default: all].
         #[arg(long)]
         tenant: Option<String>,
@@ -48,21 +49,21 @@ pub enum WebhookCommand {
     /// Delete a subscription; its pending deliveries are dropped.
     Delete {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The subscription id.
         id: String,
     },
     /// Send a test event to a subscription.
     Test {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The subscription id.
         id: String,
     },
     /// Show a subscription's deliveries with every attempt (status, latency).
     Deliveries {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The subscription id.
         id: String,
         /// At most this many deliveries, newest first.
@@ -75,7 +76,7 @@ pub enum WebhookCommand {
     /// Send an event again to every subscription that had it.
     Redeliver {
         #[command(flatten)]
-        common: CommonArgs,
+        api: ApiArgs,
         /// The event id (the CloudEvents id and webhook-id header).
         event_id: String,
     },
@@ -85,13 +86,19 @@ pub enum WebhookCommand {
 pub fn run(command: WebhookCommand) -> anyhow::Result<u8> {
     match command {
         WebhookCommand::Create {
-            common,
+            api,
             tenant,
             url,
             events,
             secret_stdin,
             description,
         } => {
+            if secret_stdin && api.reads_password_from_stdin() {
+                bail!(
+                    "--secret-stdin and --server-password-stdin both read standard input: \
+                     give the server password in AIRLOCK_PASSWORD instead"
+                );
+            }
             let secret = if secret_stdin {
                 let mut text = String::new();
                 std::io::stdin()
@@ -101,47 +108,50 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<u8> {
             } else {
                 None
             };
-            let new = airlock_accounts::NewWebhook {
-                tenant,
-                url,
-                events,
-                secret,
-                description,
-            };
-            let created = with_accounts(&common, |accounts, operator, request| async move {
-                accounts.create_webhook(&operator, new, &request).await
-            })?;
-            println!("created webhook {}", created.webhook.id);
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let created = client.post(
+                "/webhooks",
+                Payload::Json(json!({
+                    "tenant": tenant,
+                    "url": url,
+                    "events": events,
+                    "secret": secret,
+                    "description": description,
+                })),
+            )?;
+            println!("created webhook {}", str_field(&created, "id"));
             if !secret_stdin {
-                show_once("signing secret", &created.secret);
+                show_once("signing secret", &str_field(&created, "secret"));
             }
         }
-        WebhookCommand::List {
-            common,
-            tenant,
-            json,
-        } => {
-            let webhooks = with_accounts(&common, |accounts, operator, _| async move {
-                accounts.webhooks(&operator, tenant.as_deref()).await
-            })?;
+        WebhookCommand::List { api, tenant, json } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let webhooks = client.get_json(&format!(
+                "/webhooks{}",
+                query(&[("tenant", tenant.as_deref())])
+            ))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&webhooks)?);
                 return Ok(0);
             }
-            let rows: Vec<Vec<String>> = webhooks
+            let rows: Vec<Vec<String>> = items(&webhooks)
                 .iter()
                 .map(|w| {
+                    let events: Vec<String> = items(&w["events"])
+                        .iter()
+                        .filter_map(|e| e.as_str().map(str::to_owned))
+                        .collect();
                     vec![
-                        w.id.clone(),
-                        w.tenant.clone().unwrap_or_else(|| "*".into()),
-                        w.url.clone(),
-                        if w.events.is_empty() {
+                        str_field(w, "id"),
+                        opt_field(w, "tenant").unwrap_or_else(|| "*".into()),
+                        str_field(w, "url"),
+                        if events.is_empty() {
                             "all".into()
                         } else {
-                            w.events.join(",")
+                            events.join(",")
                         },
-                        w.created_by.clone(),
-                        time_text(w.created_at),
+                        str_field(w, "created_by"),
+                        str_field(w, "created_at"),
                     ]
                 })
                 .collect();
@@ -150,54 +160,57 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<u8> {
                 &rows,
             );
         }
-        WebhookCommand::Delete { common, id } => {
-            with_accounts(&common, |accounts, operator, request| async move {
-                accounts.delete_webhook(&operator, &id, &request).await
-            })?;
+        WebhookCommand::Delete { api, id } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            client.delete(&format!("/webhooks/{}", segment(&id)))?;
             println!("deleted");
         }
-        WebhookCommand::Test { common, id } => {
-            let delivery = with_accounts(&common, |accounts, operator, request| async move {
-                accounts.test_webhook(&operator, &id, &request).await
-            })?;
+        WebhookCommand::Test { api, id } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let delivery =
+                client.post(&format!("/webhooks/{}/test", segment(&id)), Payload::Empty)?;
             println!(
                 "queued test event {} (delivery {})",
-                delivery.event_id, delivery.id
+                str_field(&delivery, "event_id"),
+                str_field(&delivery, "id")
             );
         }
         WebhookCommand::Deliveries {
-            common,
+            api,
             id,
             limit,
             json,
         } => {
-            let deliveries = with_accounts(&common, |accounts, operator, _| async move {
-                accounts.webhook_deliveries(&operator, &id, limit).await
-            })?;
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let deliveries = client.get_json(&format!(
+                "/webhooks/{}/deliveries{}",
+                segment(&id),
+                query(&[("limit", Some(&limit.to_string()))])
+            ))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&deliveries)?);
                 return Ok(0);
             }
             let mut rows = Vec::new();
-            for d in &deliveries {
+            for d in items(&deliveries) {
                 rows.push(vec![
-                    d.event_id.clone(),
-                    d.event_type.clone(),
-                    d.state.to_owned(),
-                    d.attempts.to_string(),
+                    str_field(d, "event_id"),
+                    str_field(d, "event_type"),
+                    str_field(d, "state"),
+                    str_field(d, "attempts"),
                     String::new(),
                     String::new(),
                     String::new(),
                 ]);
-                for attempt in &d.log {
+                for attempt in items(&d["log"]) {
                     rows.push(vec![
                         String::new(),
-                        format!("  attempt {}", attempt.number),
-                        time_text(attempt.at),
+                        format!("  attempt {}", str_field(attempt, "number")),
+                        str_field(attempt, "at"),
                         String::new(),
-                        attempt.status.map_or_else(|| "-".into(), |s| s.to_string()),
-                        format!("{} ms", attempt.latency_ms),
-                        attempt.error.clone().unwrap_or_default(),
+                        opt_field(attempt, "status").unwrap_or_else(|| "-".into()),
+                        format!("{} ms", str_field(attempt, "latency_ms")),
+                        str_field(attempt, "error"),
                     ]);
                 }
             }
@@ -208,13 +221,13 @@ pub fn run(command: WebhookCommand) -> anyhow::Result<u8> {
                 &rows,
             );
         }
-        WebhookCommand::Redeliver { common, event_id } => {
-            let deliveries = with_accounts(&common, |accounts, operator, request| async move {
-                accounts
-                    .redeliver_event(&operator, &event_id, &request)
-                    .await
-            })?;
-            println!("queued {} redelivery(ies)", deliveries.len());
+        WebhookCommand::Redeliver { api, event_id } => {
+            let client = ApiClient::open(&api, Gate::Unwired)?;
+            let deliveries = client.post(
+                &format!("/events/{}/redeliver", segment(&event_id)),
+                Payload::Empty,
+            )?;
+            println!("queued {} redelivery(ies)", items(&deliveries).len());
         }
     }
     Ok(0)

@@ -2,8 +2,11 @@
 //!
 //! Only this crate knows the command line, the configuration file format and
 //! `anyhow`. Every subcommand lives in its own `cmd_*` module and returns the
-//! process exit code.
+//! process exit code. The management subcommands (tenant, user, robot,
+//! audit, policy, exception, webhook, report) are clients of the management
+//! API, in process or on a server ([`api_client`]).
 
+mod api_client;
 mod cmd_audit;
 mod cmd_db;
 mod cmd_gate;
@@ -19,7 +22,7 @@ mod cmd_wait;
 mod cmd_webhook;
 mod cmd_worker;
 mod config;
-mod local;
+mod output;
 mod scan_runner;
 mod vuln_matcher;
 

@@ -723,3 +723,235 @@ fn first_start_prints_a_generated_admin_password_once() {
     );
     server.token("admin", &password, &[]);
 }
+
+/// `airlock ARGS --server <server>` from an empty working directory, with
+/// no data directory and no credentials configured: the command can only
+/// reach the server's management API, as whoever the caller adds.
+fn remote_command(server: &Server, cwd: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(support::AIRLOCK);
+    command
+        .args(args)
+        .arg("--server")
+        .arg(server.url(""))
+        .current_dir(cwd)
+        .env("USER", "os-user");
+    for key in [
+        "AIRLOCK_DATA_DIR",
+        "AIRLOCK_CONFIG",
+        "AIRLOCK_USERNAME",
+        "AIRLOCK_PASSWORD",
+        "AIRLOCK_TOKEN",
+    ] {
+        command.env_remove(key);
+    }
+    command
+}
+
+/// Runs [`remote_command`] as `user` with `password` in `AIRLOCK_PASSWORD`.
+fn remote_cli(server: &Server, cwd: &Path, user: &str, password: &str, args: &[&str]) -> Output {
+    remote_command(server, cwd, args)
+        .env("AIRLOCK_USERNAME", user)
+        .env("AIRLOCK_PASSWORD", password)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run airlock {args:?}: {e}"))
+}
+
+#[test]
+fn management_commands_with_server_act_as_the_signed_in_user() {
+    let acme = Acme::start(&[]);
+    let server = &acme.server;
+    const SEC_PASSWORD: &str = "sec-password-5c2d";
+    airlock_cli_ok(
+        acme.data(),
+        &["user", "create", "sec", "--password-stdin"],
+        Some(&format!("{SEC_PASSWORD}\n")),
+    );
+    airlock_cli_ok(
+        acme.data(),
+        &[
+            "user", "grant", "sec", "--tenant", "acme", "--role", "security",
+        ],
+        None,
+    );
+    let cwd = acme.work.path().join("elsewhere");
+    std::fs::create_dir_all(&cwd).unwrap();
+
+    // An admin lists the tenants.
+    let listed = remote_cli(server, &cwd, "admin", ADMIN_PASSWORD, &["tenant", "list"]);
+    assert_succeeded("tenant list as admin", &listed);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("acme"),
+        "{listed:?}"
+    );
+
+    // A developer may not create tenants: refused by the server, as dev.
+    let refused = remote_cli(
+        server,
+        &cwd,
+        "dev",
+        DEV_PASSWORD,
+        &["tenant", "create", "rogue"],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    let message = stderr(&refused);
+    assert!(message.contains("forbidden: "), "{message}");
+    assert!(message.contains("user \"dev\" may not"), "{message}");
+    let listed = remote_cli(server, &cwd, "admin", ADMIN_PASSWORD, &["tenant", "list"]);
+    assert!(
+        !String::from_utf8_lossy(&listed.stdout).contains("rogue"),
+        "{listed:?}"
+    );
+    let denials: Vec<Value> = audit_jsonl(acme.data(), &["--action", "access.denied"])
+        .into_iter()
+        .filter(|r| r["actor"]["name"] == "dev" && r["actor"]["kind"] == "user")
+        .collect();
+    assert_eq!(denials.len(), 1, "one refusal, by dev: {denials:#?}");
+    let denial = &denials[0];
+    assert_eq!(denial["outcome"], "denied", "{denial}");
+    assert!(
+        denial["user_agent"]
+            .as_str()
+            .or_else(|| denial["request"]["user_agent"].as_str())
+            .is_some_and(|agent| agent.starts_with("airlock-cli/")),
+        "sent by the CLI: {denial}"
+    );
+    assert!(
+        denial.to_string().contains("127.0.0.1"),
+        "over the network, from the loopback address: {denial}"
+    );
+
+    // Four eyes over the network too: security requests, cannot approve its
+    // own request, and the developer may not approve at all; the admin may.
+    let requested = remote_cli(
+        server,
+        &cwd,
+        "sec",
+        SEC_PASSWORD,
+        &[
+            "exception",
+            "request",
+            "--tenant",
+            "acme",
+            "--id",
+            "CVE-2024-1234",
+            "--reason",
+            "not reachable",
+            "--expires",
+            "30d",
+        ],
+    );
+    assert_succeeded("exception request as sec", &requested);
+    let id = String::from_utf8_lossy(&requested.stdout).trim().to_owned();
+    assert!(id.starts_with("EXC-"), "{id}");
+    let own = remote_cli(
+        server,
+        &cwd,
+        "sec",
+        SEC_PASSWORD,
+        &["exception", "approve", &id],
+    );
+    assert_eq!(own.status.code(), Some(2), "{own:?}");
+    assert!(
+        stderr(&own).contains("forbidden: an exception's approver must not be its requester"),
+        "{own:?}"
+    );
+    let by_dev = remote_cli(
+        server,
+        &cwd,
+        "dev",
+        DEV_PASSWORD,
+        &["exception", "approve", &id],
+    );
+    assert_eq!(by_dev.status.code(), Some(2), "{by_dev:?}");
+    assert!(stderr(&by_dev).contains("forbidden: "), "{by_dev:?}");
+    let approved = remote_cli(
+        server,
+        &cwd,
+        "admin",
+        ADMIN_PASSWORD,
+        &["exception", "approve", &id, "--tenant", "acme"],
+    );
+    assert_succeeded("exception approve as admin", &approved);
+    let listed = remote_cli(
+        server,
+        &cwd,
+        "dev",
+        DEV_PASSWORD,
+        &["exception", "list", "--tenant", "acme", "--json"],
+    );
+    assert_succeeded("exception list as dev", &listed);
+    let exceptions: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(exceptions[0]["requested_by"], "sec", "{exceptions}");
+    assert_eq!(exceptions[0]["approved_by"], "admin", "{exceptions}");
+
+    // A robot signs in with its token (AIRLOCK_TOKEN) and has its role only.
+    let robot = remote_cli(
+        server,
+        &cwd,
+        "admin",
+        ADMIN_PASSWORD,
+        &[
+            "robot",
+            "create",
+            "--tenant",
+            "acme",
+            "--role",
+            "developer",
+            "ci",
+            "--json",
+        ],
+    );
+    assert_succeeded("robot create as admin", &robot);
+    let robot: Value = serde_json::from_slice(&robot.stdout).unwrap();
+    let as_robot = |args: &[&str]| {
+        remote_command(server, &cwd, args)
+            .env("AIRLOCK_USERNAME", robot["name"].as_str().unwrap())
+            .env("AIRLOCK_TOKEN", robot["token"].as_str().unwrap())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let listed = as_robot(&["exception", "list", "--tenant", "acme"]);
+    assert_succeeded("exception list as the robot", &listed);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(&id),
+        "{listed:?}"
+    );
+    let refused = as_robot(&["user", "list"]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        stderr(&refused).contains("forbidden: robot \"robot$acme+ci\" may not"),
+        "{refused:?}"
+    );
+
+    // The password may come from standard input instead.
+    let mut child = remote_command(server, &cwd, &["user", "list", "--server-password-stdin"])
+        .env("AIRLOCK_USERNAME", "admin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{ADMIN_PASSWORD}").unwrap();
+    }
+    let users = child.wait_with_output().unwrap();
+    assert_succeeded("user list with --server-password-stdin", &users);
+    assert!(
+        String::from_utf8_lossy(&users.stdout).contains("sec"),
+        "{users:?}"
+    );
+
+    // Wrong credentials never reach the API; no data directory was touched.
+    let wrong = remote_cli(server, &cwd, "dev", "wrong", &["tenant", "list"]);
+    assert_eq!(wrong.status.code(), Some(2), "{wrong:?}");
+    assert!(stderr(&wrong).contains("cannot sign in"), "{wrong:?}");
+    assert_eq!(
+        std::fs::read_dir(&cwd).unwrap().count(),
+        0,
+        "the remote commands created no local data directory"
+    );
+}

@@ -56,6 +56,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_tenant_role))
         .routes(routes!(revoke_global_role))
         .routes(routes!(export_audit))
+        .routes(routes!(verify_audit))
         .routes(routes!(global_policy, set_global_policy))
         .routes(routes!(tenant_policy, set_tenant_policy))
         .routes(routes!(list_exceptions, request_exception))
@@ -68,7 +69,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::policy_api::routes())
 }
 
-/// An authenticated API caller.
+/// An authenticated API caller: the local operator when the request carries
+/// the [`LocalOperator`] extension (the CLI's in-process transport; see its
+/// safety note), else the principal behind the request's credentials.
+///
+/// [`LocalOperator`]: crate::LocalOperator
 pub(crate) struct Authenticated {
     pub(crate) operator: Operator,
     pub(crate) request: RequestContext,
@@ -79,6 +84,12 @@ impl FromRequestParts<AppState> for Authenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         let request = request_context(&parts.headers, peer(&parts.extensions));
+        if let Some(crate::LocalOperator(name)) = parts.extensions.get::<crate::LocalOperator>() {
+            return Ok(Authenticated {
+                operator: Operator::Local(name.clone()),
+                request,
+            });
+        }
         match api_principal(state, &parts.method, &parts.headers, &request).await {
             Ok(principal) => Ok(Authenticated {
                 operator: Operator::Principal(principal),
@@ -729,6 +740,52 @@ async fn export_audit(
         Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// What a verification of the whole audit chain found.
+#[derive(Serialize, ToSchema)]
+struct AuditChain {
+    /// Whether every record is intact and linked to the one before.
+    intact: bool,
+    /// Records verified, from the first one (up to the break, if any).
+    records: u64,
+    /// The seq of the last verified record (0 for an empty log).
+    last_seq: u64,
+    /// The hash of the last verified record (the chain's head when intact).
+    last_hash: String,
+    /// The first record that breaks the chain, and how.
+    #[schema(example = "audit chain broken at record 7: its hash does not match its content")]
+    broken: Option<String>,
+}
+
+/// Recompute the audit log's hash chain (auditor, admin); names the first
+/// record that breaks it.
+#[utoipa::path(
+    get,
+    path = "/audit/verify",
+    tag = "audit",
+    responses(
+        (status = 200, description = "The chain's state, intact or broken", body = AuditChain),
+        (status = 403, description = "The caller lacks the role", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("basic" = []), ("session" = []))
+)]
+async fn verify_audit(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> ApiResult<Json<AuditChain>> {
+    let status = state
+        .accounts
+        .verify_audit_chain(&caller.operator, &caller.request)
+        .await
+        .map_err(fail)?;
+    Ok(Json(AuditChain {
+        intact: status.broken.is_none(),
+        records: status.records,
+        last_seq: status.last_seq,
+        last_hash: status.last_hash,
+        broken: status.broken.map(|b| b.to_string()),
+    }))
 }
 
 // ----- policies -----

@@ -60,6 +60,20 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
 }
 
+/// The local operator, named by the OS user running the `airlock` CLI on
+/// the data directory: a request extension that the management API's
+/// [`api::Authenticated`] extractor accepts before any credentials, as
+/// `Operator::Local(name)` with the full rights the data directory gives.
+///
+/// Only the CLI's in-process transport inserts it, into requests it hands
+/// to this router with `tower::ServiceExt::oneshot`. Request extensions are
+/// not part of the HTTP message: nothing a client sends over the network
+/// (no header, cookie, query or body) can produce one, so a remote caller
+/// cannot become the local operator. It needs no CSRF token either: it is
+/// never a browser's ambient credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalOperator(pub String);
+
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone, Default)]
 pub struct HttpSettings {

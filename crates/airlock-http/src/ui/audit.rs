@@ -5,9 +5,9 @@
 //!
 //! Everyone else gets the service's refusal (403), which the service
 //! audits. The export is here rather than a link to `GET /api/v1/audit`
-//! because that one filters by time, tenant and action only and builds the
-//! whole file in memory; this one is [`Accounts::export_audit`](
-//! airlock_accounts::Accounts::export_audit), read a page at a time.
+//! because that one filters by time, tenant and action only; both are
+//! [`Accounts::export_audit`](airlock_accounts::Accounts::export_audit),
+//! read a page at a time.
 
 use airlock_accounts::{AccountsError, AuditChainStatus};
 use airlock_audit::{AuditRecord, ExportFormat, Outcome};

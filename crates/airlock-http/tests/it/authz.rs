@@ -122,6 +122,7 @@ enum Op {
     CreateRobot,
     RevokeRobot,
     ReadAudit,
+    VerifyAudit,
     WhoAmI,
     /// `PUT /users/target/password`.
     ChangePassword,
@@ -202,6 +203,7 @@ impl Op {
             Op::CreateRobot => ("POST", "/api/v1/tenants/{tenant}/robots"),
             Op::RevokeRobot => ("DELETE", "/api/v1/tenants/{tenant}/robots/{name}"),
             Op::ReadAudit => ("GET", "/api/v1/audit"),
+            Op::VerifyAudit => ("GET", "/api/v1/audit/verify"),
             Op::WhoAmI => ("GET", "/api/v1/whoami"),
             Op::ChangePassword => ("PUT", "/api/v1/users/{name}/password"),
             Op::DisableUser => ("POST", "/api/v1/users/{name}/disable"),
@@ -433,6 +435,7 @@ const MATRIX: &[Row] = &[
     row(Op::RevokeRobot, OWN,       [U, D, D, D, "204", D, "204", D]),
     row(Op::RevokeRobot, OTHER,     [U, D, D, D, D, D, "204", D]),
     row(Op::ReadAudit, NONE,        [U, D, D, D, D, "200", "200", D]),
+    row(Op::VerifyAudit, NONE,      [U, D, D, D, D, "200", "200", D]),
     row(Op::WhoAmI, NONE,           [U, "200", "200", "200", "200", "200", "200", "200"]),
     // a user's password: the user themself or an admin ("target" is none of the columns)
     row(Op::ChangePassword, NONE,   [U, D, D, D, D, D, "204", D]),

@@ -12,6 +12,7 @@ mod authz;
 mod discovery;
 mod errors;
 mod gate_api;
+mod local_operator;
 mod management;
 mod openapi;
 mod ops;
