@@ -367,11 +367,11 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) 
     Ok(())
 }
 
-#[test]
-fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
-    let name = "a_user_signs_in_finds_a_rejected_image_and_reads_why";
+/// Starts the gate's server with team-a's vulnerable django image pushed
+/// and rejected; `None` (said loudly) when a tool is missing.
+fn rejected_image(test: &str) -> Option<(Gate, String)> {
     if !require_tools(
-        name,
+        test,
         &[
             ("chromium", "chromium"),
             ("chromedriver", "chromium-driver"),
@@ -379,23 +379,29 @@ fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
             ("python3", "python3"),
         ],
     ) {
-        return;
+        return None;
     }
     let gate = Gate::start(&[]);
     let (layout, digest) = django_layout(&gate.scratch("vulnerable"), VULNERABLE);
     gate.push(&layout, "unscanned/team-a/app:1.0", &[]);
     decided(&gate.server, "unscanned/team-a/app", &digest, "rejected");
-    let (layout, clean) = django_layout(&gate.scratch("clean"), FIXED);
-    gate.push(&layout, "unscanned/team-a/api:1.0", &[]);
-    decided(&gate.server, "unscanned/team-a/api", &clean, "promoted");
+    Some((gate, digest))
+}
 
+/// Runs `flow` in a fresh headless Chromium against the gate's server;
+/// a failure panics with the server's log.
+fn in_browser<F, Fut>(gate: &Gate, flow: F)
+where
+    F: FnOnce(Client, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
     let driver = Driver::start(&gate.scratch("chromedriver.log"));
     let profile = gate.scratch("chromium-profile");
     std::fs::create_dir_all(&profile).expect("create the browser profile");
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let outcome = runtime.block_on(async {
         let client = browser(&driver, &profile).await;
-        let outcome = browse(&client, gate.server.addr, &digest, &clean)
+        let outcome = flow(client.clone(), gate.server.addr)
             .await
             .map_err(|e| e.to_string());
         let _ = client.close().await;
@@ -407,6 +413,22 @@ fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
             gate.server.logs()
         );
     }
+}
+
+#[test]
+fn a_user_signs_in_finds_a_rejected_image_and_reads_why() {
+    let name = "a_user_signs_in_finds_a_rejected_image_and_reads_why";
+    let Some((gate, digest)) = rejected_image(name) else {
+        return;
+    };
+    let (layout, clean) = django_layout(&gate.scratch("clean"), FIXED);
+    gate.push(&layout, "unscanned/team-a/api:1.0", &[]);
+    decided(&gate.server, "unscanned/team-a/api", &clean, "promoted");
+
+    in_browser(&gate, |client, server| {
+        let (digest, clean) = (digest.clone(), clean.clone());
+        async move { browse(&client, server, &digest, &clean).await }
+    });
 }
 
 const DEV_PASSWORD: &str = "dev-password-for-the-browser";
@@ -592,21 +614,9 @@ async fn except(client: &Client, server: SocketAddr, digest: &str, other: &str) 
 #[test]
 fn security_approves_a_developers_exception_and_the_rejected_image_is_promoted() {
     let name = "security_approves_a_developers_exception_and_the_rejected_image_is_promoted";
-    if !require_tools(
-        name,
-        &[
-            ("chromium", "chromium"),
-            ("chromedriver", "chromium-driver"),
-            ("skopeo", "skopeo"),
-            ("python3", "python3"),
-        ],
-    ) {
+    let Some((gate, digest)) = rejected_image(name) else {
         return;
-    }
-    let gate = Gate::start(&[]);
-    let (layout, digest) = django_layout(&gate.scratch("vulnerable"), VULNERABLE);
-    gate.push(&layout, "unscanned/team-a/app:1.0", &[]);
-    decided(&gate.server, "unscanned/team-a/app", &digest, "rejected");
+    };
     let (layout, other) = django_layout(&gate.scratch("clean"), FIXED);
     gate.push(&layout, "unscanned/team-b/api:1.0", &[]);
     decided(&gate.server, "unscanned/team-b/api", &other, "promoted");
@@ -627,23 +637,9 @@ fn security_approves_a_developers_exception_and_the_rejected_image_is_promoted()
         );
     }
 
-    let driver = Driver::start(&gate.scratch("chromedriver.log"));
-    let profile = gate.scratch("chromium-profile");
-    std::fs::create_dir_all(&profile).expect("create the browser profile");
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let outcome = runtime.block_on(async {
-        let client = browser(&driver, &profile).await;
-        let outcome = except(&client, gate.server.addr, &digest, &other)
-            .await
-            .map_err(|e| e.to_string());
-        let _ = client.close().await;
-        outcome
+    in_browser(&gate, |client, server| {
+        let (digest, other) = (digest.clone(), other.clone());
+        async move { except(&client, server, &digest, &other).await }
     });
-    if let Err(error) = outcome {
-        panic!(
-            "the browser flow failed: {error}\nserver log:\n{}",
-            gate.server.logs()
-        );
-    }
     decided(&gate.server, "unscanned/team-a/app", &digest, "promoted");
 }

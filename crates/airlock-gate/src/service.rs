@@ -21,7 +21,7 @@ use airlock_registry::{PushObserver, PushedManifest};
 use airlock_scan_model::ScanReport;
 use airlock_store::{
     Database, ImageRecord, ImageState, Job, JobKind, JobOutcome, Lane, NewJob, OutboxEvent,
-    PolicyRef, PushedImage, StoreError, Transition,
+    PolicyRef, PushedImage, ScanReportRecord, StoreError, Transition,
 };
 use serde_json::json;
 use time::OffsetDateTime;
@@ -339,8 +339,8 @@ impl Gate {
                 self.db.transition(&transition).await?;
                 Ok(())
             }
-            ImageState::Passed => self.promote(image).await,
-            _ => self.reject_failed(image).await,
+            ImageState::Passed => self.promote(image, None).await,
+            _ => self.reject_failed(image, None).await,
         }
     }
 
@@ -516,6 +516,13 @@ impl Gate {
                 json!({ "attempt": job.attempts, "worker": job.worker }),
             )?;
             image = self.db.transition(&transition).await?;
+        }
+        match image.state {
+            // Decided, but the promotion or rejection did not happen (the
+            // job was not finished): do it now.
+            ImageState::Passed => return self.promote(&image, Some(job)).await,
+            ImageState::Failed => return self.reject_failed(&image, Some(job)).await,
+            _ => {}
         }
         if image.state != ImageState::Scanning {
             // Already decided (a duplicate or stale job).
@@ -897,20 +904,7 @@ impl Gate {
                 return Ok(());
             }
         };
-        if let (Some(report), Some(object)) = (&report, verdict.as_object_mut()) {
-            object.insert("scan_id".into(), json!(report.scan_id));
-            if let Some(output) = &self.reports {
-                object.insert(
-                    "reports".into(),
-                    crate::reports::report_links(
-                        &output.external_url,
-                        &image.tenant,
-                        &image.digest,
-                        &report.scan_id,
-                    ),
-                );
-            }
-        }
+        self.link_reports(&mut verdict, report.as_ref(), image);
         let tags = self.tags_of(image).await?;
         let summary = crate::reports::decision_data(Some(&verdict), &tags);
         let (mut transition, _) = self.step(
@@ -924,16 +918,45 @@ impl Gate {
         transition.policy = Some(reference);
         transition.report = report;
         transition.findings = Some(findings);
-        Self::finishing(&mut transition, job, JobOutcome::Done);
+        // The job ends with the promotion or the rejection, not with the
+        // verdict: if that last step fails, the job is retried and finds
+        // the image passed or failed (see `process_scan`).
         let decided = self.db.transition(&transition).await?;
         if passed {
-            self.promote(&decided).await
+            self.promote(&decided, Some(job)).await
         } else {
-            self.reject_failed(&decided).await
+            self.reject_failed(&decided, Some(job)).await
         }
     }
 
-    async fn promote(&self, image: &ImageRecord) -> Result<(), GateError> {
+    /// Records in the stored verdict which scan's reports decided it, and
+    /// their links.
+    fn link_reports(
+        &self,
+        verdict: &mut serde_json::Value,
+        report: Option<&ScanReportRecord>,
+        image: &ImageRecord,
+    ) {
+        let (Some(report), Some(object)) = (report, verdict.as_object_mut()) else {
+            return;
+        };
+        object.insert("scan_id".into(), json!(report.scan_id));
+        if let Some(output) = &self.reports {
+            object.insert(
+                "reports".into(),
+                crate::reports::report_links(
+                    &output.external_url,
+                    &image.tenant,
+                    &image.digest,
+                    &report.scan_id,
+                ),
+            );
+        }
+    }
+
+    /// Copies a passed image to `scanned/`; finishes `job` in the same
+    /// transaction when given.
+    async fn promote(&self, image: &ImageRecord, job: Option<&Job>) -> Result<(), GateError> {
         let target = scanned_twin(&image.repository).ok_or_else(|| {
             StoreError::Conflict(format!("{} has no scanned twin", image.repository))
         })?;
@@ -946,11 +969,16 @@ impl Gate {
         transition.audit[0] = transition.audit[0]
             .clone()
             .details(json!({ "target": target.as_str() }));
+        if let Some(job) = job {
+            Self::finishing(&mut transition, job, JobOutcome::Done);
+        }
         self.db.promote(&target, &transition).await?;
         Ok(())
     }
 
-    async fn reject_failed(&self, image: &ImageRecord) -> Result<(), GateError> {
+    /// Closes a failed image as rejected; finishes `job` in the same
+    /// transaction when given.
+    async fn reject_failed(&self, image: &ImageRecord, job: Option<&Job>) -> Result<(), GateError> {
         let tags = self.tags_of(image).await?;
         let mut data = crate::reports::decision_data(image.verdict.as_ref(), &tags);
         data["reason"] = json!("policy");
@@ -961,6 +989,9 @@ impl Gate {
             "reason": "policy",
             "failures": image.verdict.as_ref().and_then(|v| v.get("failures")),
         }));
+        if let Some(job) = job {
+            Self::finishing(&mut transition, job, JobOutcome::Done);
+        }
         self.db.transition(&transition).await?;
         Ok(())
     }
@@ -1003,6 +1034,10 @@ impl Gate {
     }
 
     async fn process_reevaluation(&self, job: &Job, image: ImageRecord) -> Result<(), GateError> {
+        if image.state == ImageState::Passed {
+            // Reconsidered, but the promotion did not happen: do it now.
+            return self.promote(&image, Some(job)).await;
+        }
         let stored = match self.db.inventory(&image.digest).await? {
             Some(value) => serde_json::from_value::<Vec<ScanReport>>(value).ok(),
             None => None,
@@ -1137,20 +1172,7 @@ impl Gate {
         let report = self.write_reports(image, &found).await?;
         let findings = crate::reports::finding_rows(&found.reports);
         let mut verdict = found.verdict;
-        if let (Some(report), Some(object)) = (&report, verdict.as_object_mut()) {
-            object.insert("scan_id".into(), json!(report.scan_id));
-            if let Some(output) = &self.reports {
-                object.insert(
-                    "reports".into(),
-                    crate::reports::report_links(
-                        &output.external_url,
-                        &image.tenant,
-                        &image.digest,
-                        &report.scan_id,
-                    ),
-                );
-            }
-        }
+        self.link_reports(&mut verdict, report.as_ref(), image);
         let data = json!({ "reevaluated": true, "previous_reason": image.reason });
         let (mut transition, _) = self.step(
             image,
@@ -1163,9 +1185,8 @@ impl Gate {
         transition.policy = Some(found.policy);
         transition.report = report;
         transition.findings = Some(findings);
-        Self::finishing(&mut transition, job, JobOutcome::Done);
         let passed = self.db.transition(&transition).await?;
-        self.promote(&passed).await
+        self.promote(&passed, Some(job)).await
     }
 
     /// Removes a promoted image that keeps failing its policy from

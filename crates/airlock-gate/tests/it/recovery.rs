@@ -160,6 +160,40 @@ async fn reconcile_promotes_an_image_left_passed() {
     assert_eq!(stack.gate.reconcile().await.unwrap(), 0, "nothing left");
 }
 
+/// A worker decides, then fails to promote (the database was busy, say):
+/// the verdict is stored but its job is not finished, so the job's retry
+/// promotes the image instead of leaving it passed until a reconciliation.
+#[tokio::test]
+async fn a_scan_job_retried_after_its_verdict_promotes_the_passed_image() {
+    let stack = Stack::new().await;
+    let pushed = stack.push_image(APP, Some("1.0"), "retried").await;
+    let job = stack.db_lease("w1").await.expect("the scan job");
+    let image = stack.image(APP, &pushed.digest).await;
+    stack
+        .db
+        .transition(&Transition::new(
+            image.id,
+            ImageState::Queued,
+            ImageState::Scanning,
+        ))
+        .await
+        .unwrap();
+    let mut decided = Transition::new(image.id, ImageState::Scanning, ImageState::Passed);
+    decided.verdict = Some(serde_json::json!({ "passed": true, "failures": [], "findings": [] }));
+    stack.db.transition(&decided).await.unwrap();
+    assert_eq!(stack.db_pending().await, 1, "the job is still open");
+
+    stack.gate.process(&job).await.unwrap();
+    let image = stack.image(APP, &pushed.digest).await;
+    assert_eq!(image.state, ImageState::Promoted);
+    assert_eq!(
+        stack.resolve("scanned/acme/app", &tag("1.0")).await,
+        Some(pushed.digest.clone())
+    );
+    assert_eq!(stack.db_pending().await, 0, "the promotion finished the job");
+    assert_eq!(stack.runner.calls(&pushed.digest), 0, "no scan for the retry");
+}
+
 #[tokio::test]
 async fn reconcile_records_a_push_the_gate_never_heard_of() {
     let stack = Stack::new().await;

@@ -81,7 +81,18 @@ async fn concurrent_workers_decide_each_image_once() {
         if done == pushed.len() && stack.db_pending().await == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "only {done} of 10 decided");
+        if Instant::now() >= deadline {
+            let mut states = Vec::new();
+            for (repository, digest) in &pushed {
+                let image = stack.image(repository, digest).await;
+                states.push(format!("{repository}: {:?}", stack.states(&image).await));
+            }
+            panic!(
+                "only {done} of 10 decided, {} jobs pending:\n{}",
+                stack.db_pending().await,
+                states.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     stop.send(true).unwrap();
