@@ -151,6 +151,22 @@ impl Accounts {
         })
     }
 
+    /// A robot's own token presented alone (`Authorization: Bearer
+    /// alr_...` on the management API): the robot it belongs to, checked,
+    /// throttled and audited like a login with the robot's name.
+    pub async fn login_robot_token(
+        &self,
+        token: &str,
+        request: &RequestContext,
+    ) -> Result<Principal, AccountsError> {
+        let name = match robot_token_prefix(token) {
+            Some(prefix) => self.store.robot_by_prefix(prefix).await?.map(|r| r.name),
+            None => None,
+        };
+        self.login(name.as_deref().unwrap_or("(unknown robot)"), token, request)
+            .await
+    }
+
     async fn check_robot(
         &self,
         username: &str,

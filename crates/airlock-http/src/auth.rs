@@ -119,6 +119,9 @@ pub(crate) async fn api_principal(
         return Ok(principal);
     }
     if let Some(token) = bearer_token(headers) {
+        if airlock_auth::robot_token_prefix(token).is_some() {
+            return accounts.login_robot_token(token, request).await;
+        }
         return accounts
             .tokens()
             .verify(token, OffsetDateTime::now_utc())

@@ -163,10 +163,10 @@ impl Modify for SecuritySchemes {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
                     .description(Some(
-                        "A token from the token endpoint `/auth/token`, for a user or a robot \
-                         (any scope)",
+                        "A JWT from the token endpoint `/auth/token`, for a user or a robot \
+                         (any scope), or a robot's own token (`alr_<prefix>_<secret>`), checked \
+                         and audited like a login",
                     ))
                     .build(),
             ),

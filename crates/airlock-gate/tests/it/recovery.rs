@@ -190,8 +190,16 @@ async fn a_scan_job_retried_after_its_verdict_promotes_the_passed_image() {
         stack.resolve("scanned/acme/app", &tag("1.0")).await,
         Some(pushed.digest.clone())
     );
-    assert_eq!(stack.db_pending().await, 0, "the promotion finished the job");
-    assert_eq!(stack.runner.calls(&pushed.digest), 0, "no scan for the retry");
+    assert_eq!(
+        stack.db_pending().await,
+        0,
+        "the promotion finished the job"
+    );
+    assert_eq!(
+        stack.runner.calls(&pushed.digest),
+        0,
+        "no scan for the retry"
+    );
 }
 
 #[tokio::test]

@@ -310,6 +310,24 @@ async fn robot_tokens_are_shown_once_and_revoked() {
     let hash = airlock_auth::robot_token_hash(&token);
     assert!(!text.contains(&hash), "the token hash leaks: {text}");
 
+    // The robot's own token works as a bearer token on the API, as the
+    // robot: its tenant's exceptions, not the user list.
+    let bearer = format!("Bearer {token}");
+    let reply = call(&app, "GET", "/tenants/t/exceptions", &bearer, None).await;
+    check(reply, 200, None, "robot bearer");
+    let reply = call(&app, "GET", "/whoami", &bearer, None).await;
+    assert_eq!(reply.json()["name"], "robot$t+ci", "{:?}", reply);
+    call(&app, "GET", "/users", &bearer, None)
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "DENIED");
+    let forged = format!(
+        "Bearer alr_{prefix}_{}",
+        "x".repeat(token.len() - prefix.len() - 5)
+    );
+    call(&app, "GET", "/whoami", &forged, None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+
     let cases: &[(&str, u16, Option<&str>)] = &[
         ("revoke", 204, None),
         ("revoke again", 404, Some("NOT_FOUND")),
@@ -320,6 +338,10 @@ async fn robot_tokens_are_shown_once_and_revoked() {
     }
     let listed = as_root(&app, "GET", "/tenants/t/robots", None).await.json();
     assert_eq!(listed["robots"][0]["active"], false, "{listed}");
+    // A revoked robot's token no longer works.
+    call(&app, "GET", "/whoami", &bearer, None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
 }
 
 #[tokio::test]
