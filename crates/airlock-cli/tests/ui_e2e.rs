@@ -123,6 +123,31 @@ async fn text_of(client: &Client, css: &str) -> Result<String, Box<dyn std::erro
         .await?)
 }
 
+/// The browser's accessibility check (`support/a11y.js`) of the page at
+/// `url`: labels, names, alt text, table headers, contrast, tab order.
+async fn accessible(client: &Client, url: &str) -> Outcome {
+    client.goto(url).await?;
+    client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("main h1"))
+        .await?;
+    let problems = client
+        .execute(include_str!("support/a11y.js"), Vec::new())
+        .await?;
+    let problems = problems.as_array().cloned().unwrap_or_default();
+    assert!(
+        problems.is_empty(),
+        "{url} has accessibility problems:\n{}",
+        problems
+            .iter()
+            .map(|p| p.as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    Ok(())
+}
+
 /// The person's flow through the dashboard.
 async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) -> Outcome {
     let base = format!("http://{server}");
@@ -138,6 +163,7 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) 
     let url = client.current_url().await?;
     assert_eq!(url.path(), "/ui/login", "{url}");
     assert_eq!(url.query(), Some("next=%2Fui%2Fimages"), "{url}");
+    accessible(client, url.as_str()).await?;
 
     client
         .find(Locator::Id("username"))
@@ -329,6 +355,26 @@ async fn browse(client: &Client, server: SocketAddr, digest: &str, clean: &str) 
         );
     }
     client.set_window_size(1280, 900).await?;
+
+    // Every page passes the accessibility check, on a laptop and a phone.
+    let detail = client.current_url().await?.to_string();
+    for (width, height) in [(1280, 900), (390, 844)] {
+        client.set_window_size(width, height).await?;
+        for page in [
+            format!("{base}/ui/images"),
+            detail.clone(),
+            format!("{base}/ui/vulnerabilities?cve={CVE}"),
+            format!("{base}/ui/policies?tenant=team-a"),
+            format!("{base}/ui/exceptions"),
+            format!("{base}/ui/webhooks"),
+            format!("{base}/ui/audit"),
+            format!("{base}/ui/admin"),
+        ] {
+            accessible(client, &page).await?;
+        }
+    }
+    client.set_window_size(1280, 900).await?;
+    client.goto(&detail).await?;
 
     // The HTML report, through the session cookie.
     let report = client
