@@ -91,6 +91,7 @@ fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
         log_level: None,
         webhook_allow_http: None,
         webhook_allow_private: None,
+        database_url: None,
     };
     let config = crate::config::Config::load(&common, None)?;
     let runtime = tokio::runtime::Runtime::new()?;

@@ -7,12 +7,10 @@ use std::time::Duration;
 use airlock_accounts::Accounts;
 use airlock_audit::SyslogForwarder;
 use airlock_auth::{LoginThrottle, TokenKeys, TokenService};
-use airlock_db_sqlite::SqliteMetadataStore;
 use airlock_gate::reports::ReportOutput;
 use airlock_gate::{Gate, GateConfig};
 use airlock_registry::{Registry, RegistryConfig};
-use airlock_store::{AuditFilter, AuditStore, ReportStore};
-use airlock_store_fs::{FsBlobStore, FsReportStore};
+use airlock_store::{AuditFilter, Database, ReportStore};
 use anyhow::Context;
 
 use crate::config::{CommonArgs, Config, ServerArgs};
@@ -24,26 +22,25 @@ pub struct ServeArgs {
     common: CommonArgs,
     #[command(flatten)]
     server: ServerArgs,
+    /// Serve requests only: no scan workers, webhook deliveries or periodic
+    /// jobs (run `airlock worker` processes for those). For API replicas.
+    #[arg(long, env = "AIRLOCK_NO_WORKERS")]
+    no_workers: bool,
 }
 
 /// The token service's name, in challenges and the JWT audience.
 pub const SERVICE: &str = "airlock";
 
-/// Opens (creating if needed) the metadata database in the data directory.
-pub async fn open_database(config: &Config) -> anyhow::Result<Arc<SqliteMetadataStore>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
-    let meta = SqliteMetadataStore::open(&config.data_dir.join("registry.db"))
-        .await
-        .context("cannot open the metadata database")?;
-    Ok(Arc::new(meta))
+/// Opens the metadata database the configuration names.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
+    crate::backends::open_database(config).await
 }
 
 /// Builds the identity service over the database, with the token signing
 /// key kept in the data directory (generated on first use).
 pub fn open_accounts(
     config: &Config,
-    database: Arc<SqliteMetadataStore>,
+    database: Arc<dyn Database>,
 ) -> anyhow::Result<Arc<Accounts>> {
     let key_path = config.data_dir.join("token-signing-key.der");
     let (keys, created) = TokenKeys::load_or_create(&key_path)
@@ -61,12 +58,9 @@ pub fn open_accounts(
     Ok(Arc::new(accounts))
 }
 
-/// The object store scan reports are kept in: `<data-dir>/objects`.
+/// The object store scan reports are kept in.
 pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
-    let root = config.data_dir.join("objects");
-    let store = FsReportStore::open(&root)
-        .with_context(|| format!("cannot open the report store {}", root.display()))?;
-    Ok(Arc::new(store))
+    crate::backends::open_report_store(config)
 }
 
 /// The base of absolute links (reports in events): the configured
@@ -81,10 +75,7 @@ pub fn external_base(config: &Config) -> String {
 /// Builds the gate over the database: scans run as `airlock scan-job`
 /// children with the configured limits, matching uses the OSV database in
 /// the data directory.
-pub async fn open_gate(
-    config: &Config,
-    database: Arc<SqliteMetadataStore>,
-) -> anyhow::Result<Arc<Gate>> {
+pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::Result<Arc<Gate>> {
     let limits = crate::scan_runner::ScanJobLimits {
         max_memory_bytes: config.scan_max_memory,
         wall_time: config.scan_timeout,
@@ -98,12 +89,9 @@ pub async fn open_gate(
     .context("cannot find the airlock executable for scan jobs")?;
     let matcher =
         crate::vuln_matcher::VulnDbMatcher::new(config.data_dir.join("vulndb").join("osv.db"));
-    let blobs = FsBlobStore::open(config.data_dir.join("storage"))
-        .await
-        .context("cannot open the blob store")?;
     let reports = ReportOutput {
         store: open_report_store(config)?,
-        blobs: Arc::new(blobs),
+        blobs: crate::backends::open_blob_store(config).await?,
         external_url: external_base(config),
     };
     Ok(Arc::new(
@@ -113,6 +101,8 @@ pub async fn open_gate(
             Arc::new(matcher),
             GateConfig {
                 rejected_retention: config.rejected_retention,
+                lease: config.job_lease,
+                heartbeat: config.job_lease / 4,
                 ..GateConfig::default()
             },
         )
@@ -136,80 +126,199 @@ pub fn dispatch_config(config: &Config) -> anyhow::Result<airlock_notify::Dispat
     Ok(dispatch)
 }
 
-/// Starts `count` scan workers and the reconciliation loop; they stop when
-/// `stop` is cancelled.
-pub fn start_gate_workers(
+/// Scan workers of this process; [`ScanWorkers::stop`] hands their leased
+/// jobs back to the queue.
+pub struct ScanWorkers {
+    gate: Arc<Gate>,
+    names: Vec<String>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl ScanWorkers {
+    /// Waits for the workers to stop (after `stop` was cancelled) and makes
+    /// the jobs they held ready again at once, so another worker takes them
+    /// over without waiting for the leases to expire.
+    pub async fn stop(self) {
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        for name in &self.names {
+            match self.gate.release_leases_of(|worker| worker == name).await {
+                Ok(0) => {}
+                Ok(released) => {
+                    tracing::info!(worker = %name, jobs = released, "handed leased jobs back")
+                }
+                Err(e) => tracing::warn!(worker = %name, error = %e, "could not hand jobs back"),
+            }
+        }
+    }
+}
+
+/// Starts `count` scan workers; they stop when `stop` is cancelled.
+pub fn start_scan_workers(
     gate: &Arc<Gate>,
     count: usize,
     stop: &tokio_util::sync::CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "airlock".into());
-    let mut tasks: Vec<tokio::task::JoinHandle<()>> = (0..count)
-        .map(|i| {
-            let name = format!("{host}-{}-{i}", std::process::id());
+) -> ScanWorkers {
+    let process = crate::duties::process_name();
+    let names: Vec<String> = (0..count).map(|i| format!("{process}-{i}")).collect();
+    let tasks = names
+        .iter()
+        .map(|name| {
             let stop = stop.clone();
             tokio::spawn(
                 gate.clone()
-                    .run_worker(name, async move { stop.cancelled().await }),
+                    .run_worker(name.clone(), async move { stop.cancelled().await }),
             )
         })
         .collect();
-    let reconciler = gate.clone();
-    let stop = stop.clone();
-    let this_host = host.clone();
-    tasks.push(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(30));
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                () = stop.cancelled() => return,
-            }
-            match reconciler
-                .release_leases_of(|worker| local_worker_is_gone(&this_host, worker))
-                .await
-            {
-                Ok(0) => {}
-                Ok(released) => tracing::info!(
-                    jobs = released,
-                    "released the scan jobs of workers of a process that is gone"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not release the jobs of gone workers"),
-            }
-            match reconciler.reconcile().await {
-                Ok(0) => {}
-                Ok(moved) => tracing::info!(images = moved, "gate reconciliation moved images on"),
-                Err(e) => tracing::warn!(error = %e, "gate reconciliation failed"),
-            }
-            match reconciler
-                .notice_expired_exceptions(time::OffsetDateTime::now_utc())
-                .await
-            {
-                Ok(0) => {}
-                Ok(expired) => tracing::info!(
-                    exceptions = expired,
-                    "exceptions expired; re-evaluating their tenants' promoted images"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not handle expired exceptions"),
-            }
-            match reconciler
-                .expire_rejected(time::OffsetDateTime::now_utc())
-                .await
-            {
-                Ok(0) => {}
-                Ok(removed) => tracing::info!(
-                    images = removed,
-                    "removed rejected images past their retention from unscanned/"
-                ),
-                Err(e) => tracing::warn!(error = %e, "could not expire rejected images"),
-            }
-        }
-    }));
-    tasks
+    ScanWorkers {
+        gate: gate.clone(),
+        names,
+        tasks,
+    }
 }
 
-/// Whether `worker` (named `<host>-<pid>-<n>` by [`start_gate_workers`])
+/// Everything a worker process does besides scanning, each under its
+/// cluster lease ([`crate::duties`]): gate maintenance, upload expiry,
+/// garbage collection, the webhook dispatcher and the audit forwarder.
+pub fn start_duties(
+    config: &Config,
+    database: &Arc<dyn Database>,
+    gate: &Arc<Gate>,
+    registry: &Arc<Registry>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "airlock".into());
+    let reconciler = gate.clone();
+    tasks.push(crate::duties::periodic(
+        database.clone(),
+        "gate-maintenance",
+        Duration::from_secs(30),
+        stop.clone(),
+        move || {
+            let gate = reconciler.clone();
+            let host = host.clone();
+            async move { gate_maintenance(&gate, &host).await }
+        },
+    ));
+    let expiring = registry.clone();
+    tasks.push(crate::duties::periodic(
+        database.clone(),
+        "upload-expiry",
+        Duration::from_secs(300),
+        stop.clone(),
+        move || {
+            let registry = expiring.clone();
+            async move {
+                if let Err(e) = registry.expire_uploads().await {
+                    tracing::warn!(error = %e, "could not expire upload sessions");
+                }
+            }
+        },
+    ));
+    if let Some(every) = config.gc_interval {
+        let collecting = registry.clone();
+        tasks.push(crate::duties::periodic(
+            database.clone(),
+            "gc",
+            every,
+            stop.clone(),
+            move || {
+                let registry = collecting.clone();
+                async move {
+                    let options = airlock_registry::GcOptions {
+                        grace: Duration::from_secs(3600),
+                        dry_run: false,
+                    };
+                    match registry.gc(&options).await {
+                        Ok(report) => tracing::info!(
+                            blobs = report.blobs_removed,
+                            bytes = report.bytes_removed,
+                            manifests = report.orphan_manifests,
+                            uploads = report.expired_uploads,
+                            "garbage collection done"
+                        ),
+                        Err(e) => tracing::warn!(error = %e, "garbage collection failed"),
+                    }
+                }
+            },
+        ));
+    }
+    let dispatcher = airlock_notify::Dispatcher::new(database.clone(), dispatch_config(config)?)
+        .context("cannot start the webhook dispatcher")?;
+    tasks.push(crate::duties::exclusive(
+        database.clone(),
+        "webhook-dispatcher",
+        stop.clone(),
+        move |token| dispatcher.clone().run(token),
+    ));
+    if let Some(target) = config.audit_syslog.clone() {
+        let forwarder = Arc::new(SyslogForwarder::spawn(target));
+        let source = database.clone();
+        tasks.push(crate::duties::exclusive(
+            database.clone(),
+            "audit-syslog",
+            stop.clone(),
+            move |token| {
+                let database = source.clone();
+                let forwarder = forwarder.clone();
+                async move {
+                    tokio::select! {
+                        () = forward_audit(database, forwarder) => {}
+                        () = token.cancelled() => {}
+                    }
+                }
+            },
+        ));
+    }
+    Ok(tasks)
+}
+
+/// One round of the gate's upkeep: jobs of dead local workers, stuck
+/// images, expired exceptions, rejected images past retention.
+async fn gate_maintenance(gate: &Gate, host: &str) {
+    match gate
+        .release_leases_of(|worker| local_worker_is_gone(host, worker))
+        .await
+    {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(
+            jobs = released,
+            "released the scan jobs of workers of a process that is gone"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not release the jobs of gone workers"),
+    }
+    match gate.reconcile().await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(images = moved, "gate reconciliation moved images on"),
+        Err(e) => tracing::warn!(error = %e, "gate reconciliation failed"),
+    }
+    match gate
+        .notice_expired_exceptions(time::OffsetDateTime::now_utc())
+        .await
+    {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(
+            exceptions = expired,
+            "exceptions expired; re-evaluating their tenants' promoted images"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not handle expired exceptions"),
+    }
+    match gate.expire_rejected(time::OffsetDateTime::now_utc()).await {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(
+            images = removed,
+            "removed rejected images past their retention from unscanned/"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not expire rejected images"),
+    }
+}
+
+/// Whether `worker` (named `<host>-<pid>-<n>` by [`start_scan_workers`])
 /// belonged to a process on this host that no longer runs. Workers of other
 /// hosts are never judged: their leases expire on their own.
 fn local_worker_is_gone(host: &str, worker: &str) -> bool {
@@ -235,14 +344,11 @@ pub async fn open_registry(config: &Config) -> anyhow::Result<Arc<Registry>> {
 /// Builds the registry service over an open database.
 pub async fn registry_over(
     config: &Config,
-    database: Arc<SqliteMetadataStore>,
+    database: Arc<dyn Database>,
 ) -> anyhow::Result<Arc<Registry>> {
-    let blobs = FsBlobStore::open(config.data_dir.join("storage"))
-        .await
-        .context("cannot open the blob store")?;
     Ok(Arc::new(Registry::new(
         database,
-        Arc::new(blobs),
+        crate::backends::open_blob_store(config).await?,
         RegistryConfig {
             max_manifest_bytes: config.max_manifest_bytes,
             upload_ttl: config.upload_ttl,
@@ -266,11 +372,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
     let config = Config::load(&args.common, Some(&args.server))?;
     config.init_logging();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(serve(config))?;
+    runtime.block_on(serve(config, !args.no_workers))?;
     Ok(0)
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
     let database = open_database(&config).await?;
     let registry = registry_over(&config, database.clone()).await?;
     let accounts = open_accounts(&config, database.clone())?;
@@ -289,20 +395,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     registry.observe_pushes(gate.clone());
     accounts.set_gate_trigger(Arc::new(crate::cmd_gate::GateReevaluation(gate.clone())));
     let stop = tokio_util::sync::CancellationToken::new();
-    let workers = start_gate_workers(&gate, config.scan_workers, &stop);
-    let dispatcher = airlock_notify::Dispatcher::new(database.clone(), dispatch_config(&config)?)
-        .context("cannot start the webhook dispatcher")?;
-    let dispatching = tokio::spawn(dispatcher.run(stop.clone()));
-    let forwarding = config.audit_syslog.clone().map(|target| {
-        tokio::spawn(forward_audit(
-            database.clone(),
-            SyslogForwarder::spawn(target),
-        ))
-    });
+    let (workers, duties) = if with_workers {
+        let workers = start_scan_workers(&gate, config.scan_workers, &stop);
+        let duties = start_duties(&config, &database, &gate, &registry, &stop)?;
+        (Some(workers), duties)
+    } else {
+        (None, Vec::new())
+    };
+    let metrics = airlock_http::install_metrics();
+    let depth = crate::cmd_worker::export_queue_depth(database.clone(), stop.clone());
     let state = airlock_http::AppState {
         registry: registry.clone(),
         accounts,
-        metrics: airlock_http::install_metrics(),
+        metrics,
         settings: Arc::new(airlock_http::HttpSettings {
             external_url: config.external_url.clone(),
         }),
@@ -313,9 +418,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         address = %listener.local_addr().unwrap_or(config.listen),
         data_dir = %config.data_dir.display(),
+        workers = with_workers,
         "airlock is serving the registry"
     );
-    let expiry = tokio::spawn(expire_uploads(registry));
     axum::serve(
         listener,
         airlock_http::router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -323,34 +428,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the server failed")?;
-    expiry.abort();
     stop.cancel();
-    for worker in workers {
-        let _ = worker.await;
+    if let Some(workers) = workers {
+        workers.stop().await;
     }
-    let _ = dispatching.await;
-    if let Some(forwarding) = forwarding {
-        forwarding.abort();
+    for task in duties {
+        let _ = task.await;
     }
+    let _ = depth.await;
     tracing::info!("airlock stopped");
     Ok(())
-}
-
-/// Purges expired upload sessions every few minutes; blobs are left to `airlock gc`.
-async fn expire_uploads(registry: Arc<Registry>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(300));
-    loop {
-        tick.tick().await;
-        if let Err(e) = registry.expire_uploads().await {
-            tracing::warn!(error = %e, "could not expire upload sessions");
-        }
-    }
 }
 
 /// Tails the audit log and forwards each new record to syslog, remembering
 /// how far it got in the database so a restart resumes where it stopped.
 /// Records written by other processes (the CLI) are forwarded too.
-async fn forward_audit(database: Arc<SqliteMetadataStore>, forwarder: SyslogForwarder) {
+async fn forward_audit(database: Arc<dyn Database>, forwarder: Arc<SyslogForwarder>) {
     const CONSUMER: &str = "syslog";
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {

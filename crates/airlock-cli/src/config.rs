@@ -32,6 +32,9 @@ pub struct CommonArgs {
     /// Accept webhook URLs on loopback and private addresses [default: false].
     #[arg(long, env = "AIRLOCK_WEBHOOK_ALLOW_PRIVATE")]
     pub webhook_allow_private: Option<bool>,
+    /// Metadata database: `postgres://USER@HOST:PORT/DB` [default: SQLite in the data directory].
+    #[arg(long, env = "AIRLOCK_DATABASE_URL")]
+    pub database_url: Option<String>,
 }
 
 /// Flags of `airlock serve` that configure the server.
@@ -76,6 +79,12 @@ pub struct ServerArgs {
     /// How long a webhook delivery is retried before it is dead-lettered [default: 24h].
     #[arg(long, env = "AIRLOCK_WEBHOOK_GIVE_UP_AFTER")]
     pub webhook_give_up_after: Option<String>,
+    /// How often unreferenced blobs are garbage-collected; `0` turns it off [default: 24h].
+    #[arg(long, env = "AIRLOCK_GC_INTERVAL")]
+    pub gc_interval: Option<String>,
+    /// How long a scan job stays leased to a worker that stops renewing it, e.g. `60s` [default: 60s].
+    #[arg(long, env = "AIRLOCK_JOB_LEASE")]
+    pub job_lease: Option<String>,
 }
 
 /// The configuration file, as written.
@@ -100,6 +109,158 @@ struct RawConfig {
     webhook_timeout: Option<String>,
     webhook_retry_initial: Option<String>,
     webhook_give_up_after: Option<String>,
+    gc_interval: Option<String>,
+    job_lease: Option<String>,
+    database: Option<RawDatabase>,
+    storage: Option<RawStorage>,
+}
+
+/// The `[database]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<String>,
+    schema: Option<String>,
+    max_connections: Option<u32>,
+    min_connections: Option<u32>,
+    acquire_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    statement_timeout: Option<String>,
+}
+
+/// The `[storage]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStorage {
+    backend: Option<String>,
+    endpoint: Option<String>,
+    region: Option<String>,
+    bucket: Option<String>,
+    prefix: Option<String>,
+    path_style: Option<bool>,
+    allow_http: Option<bool>,
+    presign_ttl: Option<String>,
+}
+
+/// Where metadata (registry state, identities, the gate's queue, the
+/// audit log) is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// `<data-dir>/registry.db` (embedded; migrated on open).
+    Sqlite,
+    /// A PostgreSQL server (scale-out; migrated by `airlock migrate`).
+    Postgres(PostgresConfig),
+}
+
+/// A PostgreSQL connection and its pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresConfig {
+    pub url: String,
+    pub schema: Option<String>,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub acquire_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// Where blobs and reports are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    /// `<data-dir>/storage` and `<data-dir>/objects` (embedded).
+    Filesystem,
+    /// An S3-compatible bucket (scale-out).
+    S3(S3Config),
+}
+
+/// An S3-compatible bucket; credentials come from the standard `AWS_*`
+/// environment variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub path_style: bool,
+    pub allow_http: bool,
+    /// Redirect blob downloads to presigned URLs valid this long.
+    pub presign_ttl: Option<Duration>,
+}
+
+fn database_config(
+    common: &CommonArgs,
+    raw: Option<RawDatabase>,
+) -> anyhow::Result<DatabaseConfig> {
+    let raw = raw.unwrap_or_default();
+    let Some(url) = common.database_url.clone().or(raw.url) else {
+        if raw.schema.is_some() || raw.max_connections.is_some() {
+            bail!("[database] settings need a url (postgres://...)");
+        }
+        return Ok(DatabaseConfig::Sqlite);
+    };
+    if url.starts_with("sqlite:") {
+        return Ok(DatabaseConfig::Sqlite);
+    }
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        bail!("invalid database url: expected postgres://USER@HOST:PORT/DATABASE");
+    }
+    let duration = |value: Option<String>, key: &str, default: Duration| match value {
+        Some(text) => parse_duration(&text).with_context(|| format!("invalid database {key}")),
+        None => Ok(default),
+    };
+    let max_connections = raw.max_connections.unwrap_or(16);
+    let min_connections = raw.min_connections.unwrap_or(0);
+    if max_connections == 0 || min_connections > max_connections {
+        bail!("database max_connections must be at least 1 and at least min_connections");
+    }
+    Ok(DatabaseConfig::Postgres(PostgresConfig {
+        url,
+        schema: raw.schema,
+        max_connections,
+        min_connections,
+        acquire_timeout: duration(
+            raw.acquire_timeout,
+            "acquire_timeout",
+            Duration::from_secs(30),
+        )?,
+        idle_timeout: duration(raw.idle_timeout, "idle_timeout", Duration::from_secs(600))?,
+        statement_timeout: duration(
+            raw.statement_timeout,
+            "statement_timeout",
+            Duration::from_secs(60),
+        )?,
+    }))
+}
+
+fn storage_config(raw: Option<RawStorage>) -> anyhow::Result<StorageConfig> {
+    let raw = raw.unwrap_or_default();
+    match raw.backend.as_deref() {
+        None | Some("filesystem") => {
+            if raw.bucket.is_some() {
+                bail!("[storage] bucket is set but backend is not \"s3\"");
+            }
+            Ok(StorageConfig::Filesystem)
+        }
+        Some("s3") => {
+            let Some(bucket) = raw.bucket.filter(|b| !b.is_empty()) else {
+                bail!("[storage] backend \"s3\" needs a bucket");
+            };
+            let presign_ttl = raw
+                .presign_ttl
+                .map(|text| parse_duration(&text).context("invalid storage presign_ttl"))
+                .transpose()?;
+            Ok(StorageConfig::S3(S3Config {
+                endpoint: raw.endpoint,
+                region: raw.region.unwrap_or_else(|| "us-east-1".to_owned()),
+                bucket,
+                prefix: raw.prefix.unwrap_or_default().trim_matches('/').to_owned(),
+                path_style: raw.path_style.unwrap_or(false),
+                allow_http: raw.allow_http.unwrap_or(false),
+                presign_ttl,
+            }))
+        }
+        Some(other) => bail!("invalid storage backend {other:?} (use filesystem or s3)"),
+    }
 }
 
 /// How logs are written.
@@ -128,6 +289,11 @@ pub struct Config {
     pub scan_max_memory: u64,
     pub rejected_retention: Duration,
     pub webhooks: WebhookConfig,
+    pub database: DatabaseConfig,
+    pub storage: StorageConfig,
+    /// `None`: no periodic garbage collection.
+    pub gc_interval: Option<Duration>,
+    pub job_lease: Duration,
 }
 
 /// How webhooks are delivered.
@@ -232,6 +398,8 @@ impl Config {
             None => RawConfig::default(),
         };
         let webhooks = webhook_config(common, server, &file)?;
+        let database = database_config(common, file.database)?;
+        let storage = storage_config(file.storage)?;
         let listen_text = server
             .and_then(|s| s.listen.clone())
             .or(file.listen)
@@ -331,7 +499,26 @@ impl Config {
             Some(text) => parse_duration(&text).context("invalid rejected_retention")?,
             None => Duration::from_secs(7 * 86_400),
         };
+        let gc_interval = match server
+            .and_then(|s| s.gc_interval.clone())
+            .or(file.gc_interval)
+        {
+            Some(text) => Some(parse_duration(&text).context("invalid gc_interval")?),
+            None => Some(Duration::from_secs(86_400)),
+        }
+        .filter(|every| !every.is_zero());
+        let job_lease = match server.and_then(|s| s.job_lease.clone()).or(file.job_lease) {
+            Some(text) => parse_duration(&text).context("invalid job_lease")?,
+            None => Duration::from_secs(60),
+        };
+        if job_lease < Duration::from_secs(4) {
+            bail!("job_lease must be at least 4s");
+        }
         Ok(Config {
+            gc_interval,
+            job_lease,
+            database,
+            storage,
             webhooks,
             rejected_retention,
             scan_workers,
@@ -382,6 +569,7 @@ mod tests {
             log_level: None,
             webhook_allow_http: None,
             webhook_allow_private: None,
+            database_url: None,
         }
     }
 
@@ -400,6 +588,8 @@ mod tests {
             webhook_timeout: None,
             webhook_retry_initial: None,
             webhook_give_up_after: None,
+            gc_interval: None,
+            job_lease: None,
         }
     }
 
@@ -472,6 +662,62 @@ mod tests {
             Config::load(&common(None), Some(&args)).unwrap_err()
         );
         assert!(error.contains("invalid external_url"), "{error}");
+    }
+
+    #[test]
+    fn database_and_storage_tables_configure_the_backends() {
+        let config = Config::load(&common(None), None).unwrap();
+        assert_eq!(config.database, DatabaseConfig::Sqlite);
+        assert_eq!(config.storage, StorageConfig::Filesystem);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlock.toml");
+        std::fs::write(
+            &path,
+            "[database]\nurl = \"postgres://a@db:5432/airlock\"\nmax_connections = 4\n\
+             acquire_timeout = \"5s\"\n\
+             [storage]\nbackend = \"s3\"\nbucket = \"blobs\"\nendpoint = \"http://s3:9000\"\n\
+             prefix = \"/prod/\"\npath_style = true\npresign_ttl = \"5m\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&common(Some(path.clone())), None).unwrap();
+        let DatabaseConfig::Postgres(pg) = &config.database else {
+            panic!("{:?}", config.database)
+        };
+        assert_eq!(pg.url, "postgres://a@db:5432/airlock");
+        assert_eq!(pg.max_connections, 4);
+        assert_eq!(pg.acquire_timeout, Duration::from_secs(5));
+        assert_eq!(pg.statement_timeout, Duration::from_secs(60));
+        let StorageConfig::S3(s3) = &config.storage else {
+            panic!("{:?}", config.storage)
+        };
+        assert_eq!(s3.bucket, "blobs");
+        assert_eq!(s3.prefix, "prod");
+        assert_eq!(s3.region, "us-east-1");
+        assert!(s3.path_style && !s3.allow_http);
+        assert_eq!(s3.presign_ttl, Some(Duration::from_secs(300)));
+
+        // The flag wins over the file.
+        let mut args = common(Some(path));
+        args.database_url = Some("postgres://b@other/x".into());
+        let config = Config::load(&args, None).unwrap();
+        assert!(
+            matches!(&config.database, DatabaseConfig::Postgres(pg) if pg.url == "postgres://b@other/x")
+        );
+
+        for (text, message) in [
+            ("[database]\nurl = \"mysql://x\"\n", "expected postgres://"),
+            ("[storage]\nbackend = \"s3\"\n", "needs a bucket"),
+            ("[storage]\nbackend = \"gcs\"\n", "invalid storage backend"),
+            ("[storage]\nbucket = \"b\"\n", "backend is not"),
+            ("[database]\nmax_connections = 3\n", "need a url"),
+        ] {
+            std::fs::write(dir.path().join("bad.toml"), text).unwrap();
+            let error = format!(
+                "{:#}",
+                Config::load(&common(Some(dir.path().join("bad.toml"))), None).unwrap_err()
+            );
+            assert!(error.contains(message), "{text}: {error}");
+        }
     }
 
     #[test]

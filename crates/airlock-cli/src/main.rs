@@ -7,10 +7,12 @@
 //! API, in process or on a server ([`api_client`]).
 
 mod api_client;
+mod backends;
 mod cmd_audit;
 mod cmd_db;
 mod cmd_gate;
 mod cmd_gc;
+mod cmd_migrate;
 mod cmd_report;
 mod cmd_robot;
 mod cmd_scan;
@@ -22,6 +24,7 @@ mod cmd_wait;
 mod cmd_webhook;
 mod cmd_worker;
 mod config;
+mod duties;
 mod output;
 mod scan_runner;
 mod vuln_matcher;
@@ -50,8 +53,10 @@ enum Command {
     /// Manage the vulnerability database.
     #[command(subcommand)]
     Db(cmd_db::DbCommand),
-    /// Run scan workers only, against the same data directory as `serve`.
+    /// Run scan workers and background work (webhooks, maintenance, gc) without the HTTP server.
     Worker(cmd_worker::WorkerArgs),
+    /// Apply the metadata database's migrations (PostgreSQL needs this before `serve`).
+    Migrate(cmd_migrate::MigrateArgs),
     /// Manage tenants.
     #[command(subcommand)]
     Tenant(cmd_tenant::TenantCommand),
@@ -90,6 +95,7 @@ fn main() -> std::process::ExitCode {
         Command::Db(command) => cmd_db::run(command),
         Command::Tenant(command) => cmd_tenant::run(command),
         Command::Worker(args) => cmd_worker::run(args),
+        Command::Migrate(args) => cmd_migrate::run(args),
         Command::User(command) => cmd_user::run(command),
         Command::Robot(command) => cmd_robot::run(command),
         Command::Audit(command) => cmd_audit::run(command),

@@ -9,6 +9,7 @@
 mod audit;
 mod gate;
 mod identity;
+mod lease;
 mod search;
 mod webhook;
 
@@ -723,6 +724,15 @@ mod tests {
             .await
             .unwrap();
         airlock_store::testsuite::webhook_store(&store).await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_lease_store_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteMetadataStore::open(&dir.path().join("meta.db"))
+            .await
+            .unwrap();
+        airlock_store::testsuite::lease_store(&store).await;
     }
 
     #[tokio::test]

@@ -460,7 +460,7 @@ impl Gate {
                 Ok(None) => {
                     tokio::select! {
                         () = self.wake.notified() => {}
-                        () = tokio::time::sleep(self.config.poll) => {}
+                        () = self.db.wait_for_jobs(self.config.poll) => {}
                         () = &mut shutdown => return,
                     }
                 }

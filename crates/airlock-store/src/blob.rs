@@ -44,6 +44,14 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
         range: Option<(u64, u64)>,
     ) -> Result<ByteStream, StoreError>;
 
+    /// A short-lived URL a client may fetch the committed blob from
+    /// directly (an S3 presigned GET), or `None` to serve it through the
+    /// registry. The default serves everything itself.
+    async fn presigned_read(&self, digest: &Digest) -> Result<Option<String>, StoreError> {
+        let _ = digest;
+        Ok(None)
+    }
+
     /// Removes a committed blob. Removing an absent blob is not an error.
     async fn delete(&self, digest: &Digest) -> Result<(), StoreError>;
 

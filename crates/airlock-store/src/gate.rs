@@ -524,6 +524,14 @@ pub trait GateStore: Send + Sync + std::fmt::Debug {
     /// Jobs not done or dead, for status and tests.
     async fn pending_jobs(&self) -> Result<u64, StoreError>;
 
+    /// Waits until a job may have become ready, or `at_most` passes. A
+    /// backend that can hear other processes enqueue (PostgreSQL's
+    /// `LISTEN`) returns early; the default just sleeps, which is right for
+    /// an embedded database whose only writers share the process.
+    async fn wait_for_jobs(&self, at_most: std::time::Duration) {
+        tokio::time::sleep(at_most).await;
+    }
+
     // ----- inventories -----
 
     /// Stores the scan reports (inventory only) of a manifest digest.

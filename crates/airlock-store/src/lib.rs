@@ -23,6 +23,7 @@ mod blob;
 mod error;
 mod gate;
 mod identity;
+mod lease;
 mod metadata;
 mod reports;
 mod search;
@@ -38,6 +39,7 @@ pub use gate::{
     Lane, NewJob, OutboxEvent, PolicyRecord, PolicyRef, PushedImage, ScanReportRecord, Transition,
 };
 pub use identity::{IdentityStore, RobotRecord, TenantRecord, UserRecord};
+pub use lease::LeaseStore;
 pub use reports::ReportStore;
 pub use search::{
     FindingHit, FindingQuery, FindingRow, ImageQuery, ImageSort, ImageSortKey, ImageSummary,
@@ -49,12 +51,19 @@ pub use webhook::{Attempt, AttemptOutcome, Delivery, DeliveryState, Subscription
 /// state and the audit log live in one database so a change and its audit
 /// record share a transaction.
 pub trait Database:
-    MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore + SearchStore
+    MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore + SearchStore + LeaseStore
 {
 }
 
-impl<T: MetadataStore + IdentityStore + AuditStore + GateStore + WebhookStore + SearchStore>
-    Database for T
+impl<
+    T: MetadataStore
+        + IdentityStore
+        + AuditStore
+        + GateStore
+        + WebhookStore
+        + SearchStore
+        + LeaseStore,
+> Database for T
 {
 }
 pub use metadata::{

@@ -2514,3 +2514,77 @@ pub async fn search_store<S: GateStore + crate::SearchStore>(store: &S) {
         .unwrap();
     assert_eq!((rows.len(), total), (1, 1));
 }
+
+/// Named leases: one holder at a time, renewable by its holder, taken over
+/// only after expiry, released at once.
+pub async fn lease_store<S: crate::LeaseStore>(store: &S) {
+    use std::time::Duration as StdDuration;
+    let now = OffsetDateTime::now_utc();
+    let ttl = StdDuration::from_secs(30);
+    assert_eq!(store.lease_holder("gc").await.unwrap(), None);
+    assert!(store.acquire_lease("gc", "a", ttl, now).await.unwrap());
+    assert!(
+        !store.acquire_lease("gc", "b", ttl, now).await.unwrap(),
+        "a live lease is not taken over"
+    );
+    assert!(
+        store
+            .acquire_lease("gc", "a", ttl, now + Duration::seconds(10))
+            .await
+            .unwrap(),
+        "the holder renews its lease"
+    );
+    let (holder, until) = store.lease_holder("gc").await.unwrap().unwrap();
+    assert_eq!(holder, "a");
+    assert!(
+        until >= now + Duration::seconds(39),
+        "renewal moved the expiry"
+    );
+    assert!(
+        !store
+            .acquire_lease("gc", "b", ttl, now + Duration::seconds(30))
+            .await
+            .unwrap(),
+        "still live after the renewal"
+    );
+    assert!(
+        store
+            .acquire_lease("gc", "b", ttl, now + Duration::seconds(41))
+            .await
+            .unwrap(),
+        "an expired lease is taken over"
+    );
+    assert!(
+        !store
+            .acquire_lease("gc", "a", ttl, now + Duration::seconds(42))
+            .await
+            .unwrap(),
+        "the old holder lost it"
+    );
+    assert!(
+        store.acquire_lease("other", "a", ttl, now).await.unwrap(),
+        "leases are independent by name"
+    );
+    store.release_lease("gc", "a").await.unwrap();
+    assert_eq!(
+        store.lease_holder("gc").await.unwrap().map(|(h, _)| h),
+        Some("b".to_owned()),
+        "releasing someone else's lease does nothing"
+    );
+    store.release_lease("gc", "b").await.unwrap();
+    assert_eq!(store.lease_holder("gc").await.unwrap(), None);
+    assert!(
+        store.acquire_lease("gc", "c", ttl, now).await.unwrap(),
+        "a released lease is free at once"
+    );
+
+    // Concurrent contenders: exactly one wins.
+    let contenders = futures::future::join_all((0..8).map(|i| async move {
+        store
+            .acquire_lease("race", &format!("h{i}"), ttl, now)
+            .await
+            .unwrap()
+    }))
+    .await;
+    assert_eq!(contenders.iter().filter(|won| **won).count(), 1);
+}

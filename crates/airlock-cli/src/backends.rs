@@ -1,0 +1,139 @@
+//! Opens the storage the configuration names: SQLite or PostgreSQL for
+//! metadata, the filesystem or an S3-compatible bucket for blobs and
+//! reports. Everything above this module sees only the storage ports, so
+//! the embedded and the scale-out deployment run the same code.
+//!
+//! PostgreSQL and S3 are cargo features (`postgres`, `s3`) so the default
+//! binary stays lean; a configuration that needs a missing feature is
+//! refused with the feature's name.
+
+use std::sync::Arc;
+
+use airlock_store::{BlobStore, Database, ReportStore};
+use anyhow::Context;
+
+use crate::config::{Config, DatabaseConfig, StorageConfig};
+
+/// Opens the metadata database. SQLite is created and migrated on open;
+/// PostgreSQL must already be migrated (`airlock migrate`) and is refused
+/// when its schema is not exactly the one this build knows.
+pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>> {
+    match &config.database {
+        DatabaseConfig::Sqlite => Ok(open_sqlite(config).await?),
+        DatabaseConfig::Postgres(pg) => open_postgres(pg, false).await,
+    }
+}
+
+/// Applies the metadata database's migrations (`airlock migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<String> {
+    match &config.database {
+        DatabaseConfig::Sqlite => {
+            open_sqlite(config).await?;
+            Ok(format!(
+                "migrated {}",
+                config.data_dir.join("registry.db").display()
+            ))
+        }
+        DatabaseConfig::Postgres(pg) => {
+            open_postgres(pg, true).await?;
+            Ok("migrated the PostgreSQL database".to_owned())
+        }
+    }
+}
+
+async fn open_sqlite(
+    config: &Config,
+) -> anyhow::Result<Arc<airlock_db_sqlite::SqliteMetadataStore>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let meta = airlock_db_sqlite::SqliteMetadataStore::open(&config.data_dir.join("registry.db"))
+        .await
+        .context("cannot open the metadata database")?;
+    Ok(Arc::new(meta))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(
+    pg: &crate::config::PostgresConfig,
+    migrate: bool,
+) -> anyhow::Result<Arc<dyn Database>> {
+    use airlock_db_postgres::{PgOptions, PgStore};
+    let options = PgOptions {
+        url: pg.url.clone(),
+        schema: pg.schema.clone(),
+        max_connections: pg.max_connections,
+        min_connections: pg.min_connections,
+        acquire_timeout: pg.acquire_timeout,
+        idle_timeout: pg.idle_timeout,
+        statement_timeout: pg.statement_timeout,
+    };
+    let store = if migrate {
+        let store = PgStore::connect_unchecked(options)
+            .await
+            .context("cannot connect to PostgreSQL")?;
+        store
+            .migrate()
+            .await
+            .context("cannot migrate the PostgreSQL database")?;
+        store
+    } else {
+        PgStore::connect(options)
+            .await
+            .context("cannot open the PostgreSQL database")?
+    };
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(
+    _pg: &crate::config::PostgresConfig,
+    _migrate: bool,
+) -> anyhow::Result<Arc<dyn Database>> {
+    anyhow::bail!(
+        "the database url names PostgreSQL, but this airlock was built without it; \
+         rebuild with `cargo build --release --features postgres`"
+    )
+}
+
+/// Opens the blob store: `<data-dir>/storage`, or the S3 bucket.
+pub async fn open_blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    match &config.storage {
+        StorageConfig::Filesystem => {
+            let blobs = airlock_store_fs::FsBlobStore::open(config.data_dir.join("storage"))
+                .await
+                .context("cannot open the blob store")?;
+            Ok(Arc::new(blobs))
+        }
+        StorageConfig::S3(s3) => open_s3_blobs(s3).await,
+    }
+}
+
+/// Opens the store scan reports are kept in: `<data-dir>/objects`, or the
+/// S3 bucket.
+pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+    match &config.storage {
+        StorageConfig::Filesystem => {
+            let root = config.data_dir.join("objects");
+            let store = airlock_store_fs::FsReportStore::open(&root)
+                .with_context(|| format!("cannot open the report store {}", root.display()))?;
+            Ok(Arc::new(store))
+        }
+        StorageConfig::S3(s3) => open_s3_reports(s3),
+    }
+}
+
+#[cfg(not(feature = "s3"))]
+async fn open_s3_blobs(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    anyhow::bail!(s3_missing())
+}
+
+#[cfg(not(feature = "s3"))]
+fn open_s3_reports(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+    anyhow::bail!(s3_missing())
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_missing() -> &'static str {
+    "the storage backend is s3, but this airlock was built without it; \
+     rebuild with `cargo build --release --features s3`"
+}

@@ -1,0 +1,161 @@
+//! Background work and who does it.
+//!
+//! The embedded `airlock serve` does everything in one process. At scale,
+//! `airlock serve --no-workers` replicas only answer requests, and any
+//! number of `airlock worker` processes share the rest. Scan workers need
+//! no coordination (the job queue leases each job to one worker). Work that
+//! must happen once cluster-wide runs under a named lease in the database
+//! ([`LeaseStore`]): the process holding it does the work and renews it;
+//! when that process dies, the lease expires and another takes over.
+//!
+//! | lease | work | every |
+//! |---|---|---|
+//! | `gate-maintenance` | reconcile stuck images, expired exceptions, rejected-image retention | 30 s |
+//! | `upload-expiry` | drop idle upload sessions | 5 min |
+//! | `gc` | garbage-collect unreferenced blobs (`--gc-interval`) | 24 h |
+//! | `webhook-dispatcher` | deliver the outbox to webhooks | continuous |
+//! | `audit-syslog` | forward the audit log to syslog | continuous |
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock_store::Database;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// This process's name in leases: `<host>-<pid>`, unique among live
+/// processes of one host, and recognisable in `leases` and job rows.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "airlock".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// How long a cluster lease lasts without renewal, for work of period
+/// `every`: three periods, at least 15 s, so one slow round does not hand
+/// the work to another process.
+fn lease_ttl(every: Duration) -> Duration {
+    (every * 3).max(Duration::from_secs(15))
+}
+
+/// Runs `round` every `every` while this process holds the lease `name`.
+/// The lease is renewed before each round and released on `stop`.
+pub fn periodic<F, Fut>(
+    database: Arc<dyn Database>,
+    name: &'static str,
+    every: Duration,
+    stop: CancellationToken,
+    round: F,
+) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let holder = process_name();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = stop.cancelled() => break,
+            }
+            match database
+                .acquire_lease(
+                    name,
+                    &holder,
+                    lease_ttl(every),
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await
+            {
+                Ok(true) => round().await,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(lease = name, error = %e, "could not take a cluster lease")
+                }
+            }
+        }
+        release(database.as_ref(), name, &holder).await;
+    })
+}
+
+/// Runs the long-lived `work` while this process holds the lease `name`:
+/// tries to take it every few seconds; once held, starts `work` with a
+/// token that is cancelled when the lease is lost or on `stop`, and renews
+/// the lease meanwhile.
+pub fn exclusive<F, Fut>(
+    database: Arc<dyn Database>,
+    name: &'static str,
+    stop: CancellationToken,
+    work: F,
+) -> JoinHandle<()>
+where
+    F: Fn(CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    const RENEW: Duration = Duration::from_secs(5);
+    let holder = process_name();
+    let ttl = lease_ttl(RENEW);
+    tokio::spawn(async move {
+        loop {
+            let held = match database
+                .acquire_lease(name, &holder, ttl, time::OffsetDateTime::now_utc())
+                .await
+            {
+                Ok(held) => held,
+                Err(e) => {
+                    tracing::warn!(lease = name, error = %e, "could not take a cluster lease");
+                    false
+                }
+            };
+            if held {
+                tracing::info!(lease = name, holder = %holder, "took the cluster lease");
+                let token = stop.child_token();
+                let running = tokio::spawn(work(token.clone()));
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(RENEW) => {}
+                        () = stop.cancelled() => break,
+                    }
+                    let renewed = database
+                        .acquire_lease(name, &holder, ttl, time::OffsetDateTime::now_utc())
+                        .await;
+                    if !matches!(renewed, Ok(true)) {
+                        tracing::warn!(lease = name, "lost the cluster lease; stopping its work");
+                        break;
+                    }
+                }
+                token.cancel();
+                let _ = running.await;
+            }
+            if stop.is_cancelled() {
+                break;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RENEW) => {}
+                () = stop.cancelled() => break,
+            }
+        }
+        release(database.as_ref(), name, &holder).await;
+    })
+}
+
+async fn release(database: &dyn Database, name: &str, holder: &str) {
+    if let Err(e) = database.release_lease(name, holder).await {
+        tracing::warn!(lease = name, error = %e, "could not release a cluster lease");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leases_outlive_a_slow_round() {
+        assert_eq!(lease_ttl(Duration::from_secs(30)), Duration::from_secs(90));
+        assert_eq!(lease_ttl(Duration::from_secs(1)), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,8 @@
+-- Named cluster-wide leases: work that runs in one process at a time
+-- (periodic jobs, the webhook dispatcher, the audit forwarder).
+-- Times are Unix milliseconds (UTC), as everywhere in this schema.
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

@@ -1,0 +1,1 @@
+//! TODO(issue 9): being ported from airlock-db-sqlite.
