@@ -92,6 +92,8 @@ fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
         webhook_allow_http: None,
         webhook_allow_private: None,
         database_url: None,
+        token_signing_key: None,
+        vulndb: None,
     };
     let config = crate::config::Config::load(&common, None)?;
     let runtime = tokio::runtime::Runtime::new()?;

@@ -42,8 +42,8 @@ pub fn open_accounts(
     config: &Config,
     database: Arc<dyn Database>,
 ) -> anyhow::Result<Arc<Accounts>> {
-    let key_path = config.data_dir.join("token-signing-key.der");
-    let (keys, created) = TokenKeys::load_or_create(&key_path)
+    let key_path = &config.token_signing_key;
+    let (keys, created) = TokenKeys::load_or_create(key_path)
         .with_context(|| format!("cannot load the token signing key {}", key_path.display()))?;
     if created {
         tracing::info!(path = %key_path.display(), "generated the token signing key");
@@ -81,17 +81,26 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
         wall_time: config.scan_timeout,
         ..crate::scan_runner::ScanJobLimits::default()
     };
+    let blobs = crate::backends::open_blob_store(config).await?;
+    let access = match &config.storage {
+        crate::config::StorageConfig::Filesystem => {
+            crate::scan_runner::BlobAccess::Directory(config.data_dir.join("storage"))
+        }
+        crate::config::StorageConfig::S3(_) => crate::scan_runner::BlobAccess::Staged {
+            store: blobs.clone(),
+            staging: config.data_dir.join("scan-staging"),
+        },
+    };
     let runner = crate::scan_runner::ChildScanRunner::new(
-        config.data_dir.join("storage"),
+        access,
         Some(config.data_dir.join("scan-cache")),
         limits,
     )
     .context("cannot find the airlock executable for scan jobs")?;
-    let matcher =
-        crate::vuln_matcher::VulnDbMatcher::new(config.data_dir.join("vulndb").join("osv.db"));
+    let matcher = crate::vuln_matcher::VulnDbMatcher::new(config.vulndb.clone());
     let reports = ReportOutput {
         store: open_report_store(config)?,
-        blobs: crate::backends::open_blob_store(config).await?,
+        blobs,
         external_url: external_base(config),
     };
     Ok(Arc::new(
@@ -190,9 +199,7 @@ pub fn start_duties(
     stop: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let mut tasks = Vec::new();
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "airlock".into());
+    let host = crate::duties::host_name();
     let reconciler = gate.clone();
     tasks.push(crate::duties::periodic(
         database.clone(),
@@ -319,20 +326,11 @@ async fn gate_maintenance(gate: &Gate, host: &str) {
 }
 
 /// Whether `worker` (named `<host>-<pid>-<n>` by [`start_scan_workers`])
-/// belonged to a process on this host that no longer runs. Workers of other
-/// hosts are never judged: their leases expire on their own.
+/// belonged to a process on this host that no longer runs.
 fn local_worker_is_gone(host: &str, worker: &str) -> bool {
-    let mut parts = worker.rsplitn(3, '-');
-    let (Some(_index), Some(pid), Some(worker_host)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    worker_host == host
-        && pid != std::process::id()
-        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    worker.rsplit_once('-').is_some_and(|(process, index)| {
+        index.parse::<u32>().is_ok() && crate::duties::process_is_gone(host, process)
+    })
 }
 
 /// Opens the stores under the data directory and builds the registry service.

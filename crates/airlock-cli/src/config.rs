@@ -35,6 +35,12 @@ pub struct CommonArgs {
     /// Metadata database: `postgres://USER@HOST:PORT/DB` [default: SQLite in the data directory].
     #[arg(long, env = "AIRLOCK_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// The token signing key (PKCS#8 DER), shared by every replica; created if missing [default: DATA_DIR/token-signing-key.der].
+    #[arg(long, env = "AIRLOCK_TOKEN_SIGNING_KEY")]
+    pub token_signing_key: Option<PathBuf>,
+    /// The vulnerability database file [default: DATA_DIR/vulndb/osv.db].
+    #[arg(long, env = "AIRLOCK_VULNDB")]
+    pub vulndb: Option<PathBuf>,
 }
 
 /// Flags of `airlock serve` that configure the server.
@@ -111,6 +117,8 @@ struct RawConfig {
     webhook_give_up_after: Option<String>,
     gc_interval: Option<String>,
     job_lease: Option<String>,
+    token_signing_key: Option<PathBuf>,
+    vulndb: Option<PathBuf>,
     database: Option<RawDatabase>,
     storage: Option<RawStorage>,
 }
@@ -294,6 +302,8 @@ pub struct Config {
     /// `None`: no periodic garbage collection.
     pub gc_interval: Option<Duration>,
     pub job_lease: Duration,
+    pub token_signing_key: PathBuf,
+    pub vulndb: PathBuf,
 }
 
 /// How webhooks are delivered.
@@ -514,7 +524,19 @@ impl Config {
         if job_lease < Duration::from_secs(4) {
             bail!("job_lease must be at least 4s");
         }
+        let token_signing_key = common
+            .token_signing_key
+            .clone()
+            .or(file.token_signing_key)
+            .unwrap_or_else(|| data_dir.join("token-signing-key.der"));
+        let vulndb = common
+            .vulndb
+            .clone()
+            .or(file.vulndb)
+            .unwrap_or_else(|| data_dir.join("vulndb").join("osv.db"));
         Ok(Config {
+            token_signing_key,
+            vulndb,
             gc_interval,
             job_lease,
             database,
@@ -570,6 +592,8 @@ mod tests {
             webhook_allow_http: None,
             webhook_allow_private: None,
             database_url: None,
+            token_signing_key: None,
+            vulndb: None,
         }
     }
 

@@ -27,10 +27,52 @@ use tokio_util::sync::CancellationToken;
 /// This process's name in leases: `<host>-<pid>`, unique among live
 /// processes of one host, and recognisable in `leases` and job rows.
 pub fn process_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+    format!("{}-{}", host_name(), std::process::id())
+}
+
+/// This host's name, as the first part of [`process_name`].
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "airlock".into());
-    format!("{host}-{}", std::process::id())
+        .unwrap_or_else(|_| "airlock".into())
+}
+
+/// Whether `process` (named `<host>-<pid>` by [`process_name`]) ran on
+/// `host` and is no longer running. Processes of other hosts are never
+/// judged: their leases expire on their own.
+pub fn process_is_gone(host: &str, process: &str) -> bool {
+    let Some((process_host, pid)) = process.rsplit_once('-') else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    process_host == host
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Takes or renews the lease; a lease still held by a dead process of this
+/// host (a restart after a crash) is taken over at once instead of after
+/// its expiry.
+async fn take(
+    database: &dyn Database,
+    name: &str,
+    holder: &str,
+    ttl: Duration,
+) -> Result<bool, airlock_store::StoreError> {
+    let now = time::OffsetDateTime::now_utc();
+    if database.acquire_lease(name, holder, ttl, now).await? {
+        return Ok(true);
+    }
+    match database.lease_holder(name).await? {
+        Some((current, _)) if process_is_gone(&host_name(), &current) => {
+            tracing::info!(lease = name, previous = %current, "taking over the lease of a process that is gone");
+            database.release_lease(name, &current).await?;
+            database.acquire_lease(name, holder, ttl, now).await
+        }
+        _ => Ok(false),
+    }
 }
 
 /// How long a cluster lease lasts without renewal, for work of period
@@ -62,15 +104,7 @@ where
                 _ = tick.tick() => {}
                 () = stop.cancelled() => break,
             }
-            match database
-                .acquire_lease(
-                    name,
-                    &holder,
-                    lease_ttl(every),
-                    time::OffsetDateTime::now_utc(),
-                )
-                .await
-            {
+            match take(database.as_ref(), name, &holder, lease_ttl(every)).await {
                 Ok(true) => round().await,
                 Ok(false) => {}
                 Err(e) => {
@@ -101,10 +135,7 @@ where
     let ttl = lease_ttl(RENEW);
     tokio::spawn(async move {
         loop {
-            let held = match database
-                .acquire_lease(name, &holder, ttl, time::OffsetDateTime::now_utc())
-                .await
-            {
+            let held = match take(database.as_ref(), name, &holder, ttl).await {
                 Ok(held) => held,
                 Err(e) => {
                     tracing::warn!(lease = name, error = %e, "could not take a cluster lease");
@@ -152,6 +183,18 @@ async fn release(database: &dyn Database, name: &str, holder: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_dead_processes_of_this_host_are_gone() {
+        let me = std::process::id();
+        // pid 0 has no /proc entry; our own pid is alive.
+        assert!(process_is_gone("box", "box-0"));
+        assert!(process_is_gone("my-box", "my-box-0"));
+        assert!(!process_is_gone("box", &format!("box-{me}")));
+        assert!(!process_is_gone("box", "other-0"));
+        assert!(!process_is_gone("box", "box-notapid"));
+        assert!(!process_is_gone("box", "w1"));
+    }
 
     #[test]
     fn leases_outlive_a_slow_round() {

@@ -14,8 +14,12 @@ use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use airlock_gate::{ScanFailure, ScanRequest, ScanRunner};
+use airlock_oci::Digest;
 use airlock_scan_model::ScanReport;
+use airlock_store::{BlobStore, StoreError};
 use base64::Engine as _;
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::process::Command;
@@ -63,26 +67,42 @@ impl Default for ScanJobLimits {
     }
 }
 
+/// Where the scan child reads blobs from.
+#[derive(Debug, Clone)]
+pub enum BlobAccess {
+    /// The filesystem blob store's root: the child reads blobs in place.
+    Directory(PathBuf),
+    /// Any other store (S3): the blobs one scan needs are copied into a
+    /// private directory under `staging`, laid out like the filesystem
+    /// store, and removed after the scan. The child never sees storage
+    /// credentials and needs no network.
+    Staged {
+        /// The store to copy from.
+        store: Arc<dyn BlobStore>,
+        /// Local scratch space for the copies.
+        staging: PathBuf,
+    },
+}
+
 /// Runs each scan as `airlock scan-job` in a child process.
 #[derive(Debug, Clone)]
 pub struct ChildScanRunner {
     program: PathBuf,
-    blobs_dir: PathBuf,
+    blobs: BlobAccess,
     cache_dir: Option<PathBuf>,
     limits: ScanJobLimits,
 }
 
 impl ChildScanRunner {
-    /// A runner that starts this executable, scanning blobs of the
-    /// filesystem blob store rooted at `blobs_dir`.
+    /// A runner that starts this executable, scanning blobs from `blobs`.
     pub fn new(
-        blobs_dir: PathBuf,
+        blobs: BlobAccess,
         cache_dir: Option<PathBuf>,
         limits: ScanJobLimits,
     ) -> std::io::Result<ChildScanRunner> {
         Ok(ChildScanRunner {
             program: std::env::current_exe()?,
-            blobs_dir,
+            blobs,
             cache_dir,
             limits,
         })
@@ -95,10 +115,10 @@ impl ChildScanRunner {
         self
     }
 
-    fn job(&self, request: &ScanRequest) -> ScanJob {
+    fn job(&self, request: &ScanRequest, blobs_dir: PathBuf) -> ScanJob {
         let base64 = base64::engine::general_purpose::STANDARD;
         ScanJob {
-            blobs_dir: self.blobs_dir.clone(),
+            blobs_dir,
             reference: format!("{}@{}", request.repository, request.digest),
             digest: request.digest.to_string(),
             manifests: request
@@ -146,7 +166,107 @@ impl ChildScanRunner {
 #[async_trait::async_trait]
 impl ScanRunner for ChildScanRunner {
     async fn scan(&self, request: &ScanRequest) -> Result<Vec<ScanReport>, ScanFailure> {
-        let job = serde_json::to_vec(&self.job(request))
+        match &self.blobs {
+            BlobAccess::Directory(dir) => self.run_child(request, dir.clone()).await,
+            BlobAccess::Staged { store, staging } => {
+                let dir = staging.join(format!("scan-{}", uuid::Uuid::new_v4().simple()));
+                let result = match stage_blobs(store.as_ref(), request, &dir).await {
+                    Ok(()) => self.run_child(request, dir.clone()).await,
+                    Err(failure) => Err(failure),
+                };
+                if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    tracing::warn!(dir = %dir.display(), error = %e, "could not remove a scan's staged blobs");
+                }
+                result
+            }
+        }
+    }
+}
+
+/// The blobs a scan reads: every config and layer of the request's image
+/// manifests (an index's children are in the request too).
+fn needed_blobs(request: &ScanRequest) -> Result<Vec<Digest>, ScanFailure> {
+    let mut needed = Vec::new();
+    for (digest, _, bytes) in &request.manifests {
+        let document: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| ScanFailure::Image(format!("manifest {digest} is not JSON: {e}")))?;
+        let config = document.get("config").into_iter();
+        let layers = document
+            .get("layers")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten();
+        for descriptor in config.chain(layers) {
+            let Some(text) = descriptor.get("digest").and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            let blob: Digest = text.parse().map_err(|e| {
+                ScanFailure::Image(format!(
+                    "manifest {digest} names a bad digest {text:?}: {e}"
+                ))
+            })?;
+            if !needed.contains(&blob) {
+                needed.push(blob);
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// Copies the blobs a scan needs from `store` into `dir`, laid out like
+/// the filesystem blob store (`blobs/<alg>/<2 hex>/<hex>`), streaming.
+async fn stage_blobs(
+    store: &dyn BlobStore,
+    request: &ScanRequest,
+    dir: &std::path::Path,
+) -> Result<(), ScanFailure> {
+    use futures::StreamExt as _;
+    let io = |what: &str, e: &dyn std::fmt::Display| {
+        ScanFailure::Crashed(format!("staging blobs for the scan: {what}: {e}"))
+    };
+    for digest in needed_blobs(request)? {
+        let hex = digest.hex();
+        let folder = dir
+            .join("blobs")
+            .join(digest.algorithm().as_str())
+            .join(&hex[..2.min(hex.len())]);
+        tokio::fs::create_dir_all(&folder)
+            .await
+            .map_err(|e| io(&format!("create {}", folder.display()), &e))?;
+        let mut stream = match store.read(&digest, None).await {
+            Ok(stream) => stream,
+            // A blob that is not there is the image's fault, not a crash.
+            Err(StoreError::NotFound(_)) => {
+                return Err(ScanFailure::Image(format!("blob {digest} is missing")));
+            }
+            Err(e) => return Err(io(&format!("read {digest}"), &e)),
+        };
+        let path = folder.join(hex);
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| io(&format!("create {}", path.display()), &e))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| io(&format!("read {digest}"), &e))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| io(&format!("write {}", path.display()), &e))?;
+        }
+        file.flush()
+            .await
+            .map_err(|e| io(&format!("write {}", path.display()), &e))?;
+    }
+    Ok(())
+}
+
+impl ChildScanRunner {
+    async fn run_child(
+        &self,
+        request: &ScanRequest,
+        blobs_dir: PathBuf,
+    ) -> Result<Vec<ScanReport>, ScanFailure> {
+        let job = serde_json::to_vec(&self.job(request, blobs_dir))
             .map_err(|e| ScanFailure::Crashed(format!("serialising the scan job failed: {e}")))?;
         let mut child = self.command().spawn().map_err(|e| {
             ScanFailure::Crashed(format!(
@@ -318,10 +438,10 @@ async fn read_tail(mut reader: impl AsyncRead + Unpin) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
     use std::os::unix::fs::PermissionsExt as _;
     use std::path::Path;
-
-    use airlock_oci::Digest;
 
     use super::*;
 
@@ -349,7 +469,7 @@ mod tests {
             wall_time,
             ..ScanJobLimits::default()
         };
-        ChildScanRunner::new(dir.join("store"), None, limits)
+        ChildScanRunner::new(BlobAccess::Directory(dir.join("store")), None, limits)
             .unwrap()
             .with_program(path)
     }
@@ -479,18 +599,83 @@ mod tests {
             ..ScanJobLimits::default()
         };
         let runner = ChildScanRunner::new(
-            PathBuf::from("/data"),
+            BlobAccess::Directory(PathBuf::from("/data")),
             Some(PathBuf::from("/cache")),
             limits,
         )
         .unwrap();
         let request = request();
-        let job = runner.job(&request);
+        let job = runner.job(&request, PathBuf::from("/data"));
         assert_eq!(job.digest, request.digest.to_string());
         assert_eq!(job.reference, format!("unscanned/t/app@{}", request.digest));
         assert_eq!(job.manifests.len(), 1);
         assert_eq!(job.limits.max_layer_bytes, Some(1024));
         assert_eq!(job.limits.timeout_seconds, Some(600));
         assert_eq!(job.cache_dir, Some(PathBuf::from("/cache")));
+    }
+
+    #[tokio::test]
+    async fn staged_scans_copy_exactly_the_configs_and_layers_they_need() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = airlock_store_fs::FsBlobStore::open(dir.path().join("store"))
+            .await
+            .unwrap();
+        let mut digests = Vec::new();
+        for content in [b"config".as_slice(), b"layer one", b"layer two"] {
+            let digest = Digest::sha256_of(content);
+            let id = format!("u{}", digests.len());
+            store.upload_create(&id).await.unwrap();
+            let chunk: Vec<Result<bytes::Bytes, std::io::Error>> =
+                vec![Ok(bytes::Bytes::copy_from_slice(content))];
+            store
+                .upload_append(&id, Box::pin(futures::stream::iter(chunk)))
+                .await
+                .unwrap();
+            store.upload_commit(&id, &digest).await.unwrap();
+            digests.push(digest);
+        }
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "config": {"digest": digests[0].to_string(), "size": 6},
+            "layers": [
+                {"digest": digests[1].to_string(), "size": 9},
+                {"digest": digests[2].to_string(), "size": 9},
+                {"digest": digests[1].to_string(), "size": 9},
+            ],
+        });
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let request = ScanRequest {
+            repository: "unscanned/t/app".parse().unwrap(),
+            digest: Digest::sha256_of(&bytes),
+            manifests: vec![(Digest::sha256_of(&bytes), OCI_MANIFEST.into(), bytes)],
+        };
+        assert_eq!(needed_blobs(&request).unwrap(), digests);
+        let staged = dir.path().join("staged");
+        stage_blobs(&store, &request, &staged).await.unwrap();
+        for (digest, content) in digests.iter().zip(["config", "layer one", "layer two"]) {
+            let path = staged
+                .join("blobs/sha256")
+                .join(&digest.hex()[..2])
+                .join(digest.hex());
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), content);
+        }
+
+        // A blob the store does not have is the image's fault.
+        let missing = Digest::sha256_of(b"absent");
+        let manifest =
+            serde_json::json!({"schemaVersion": 2, "layers": [{"digest": missing.to_string()}]});
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        let request = ScanRequest {
+            repository: "unscanned/t/app".parse().unwrap(),
+            digest: Digest::sha256_of(&bytes),
+            manifests: vec![(Digest::sha256_of(&bytes), OCI_MANIFEST.into(), bytes)],
+        };
+        let failure = stage_blobs(&store, &request, &dir.path().join("other"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&failure, ScanFailure::Image(m) if m.contains("missing")),
+            "{failure:?}"
+        );
     }
 }

@@ -106,6 +106,13 @@ const AIRLOCK_ENV: &[&str] = &[
     "AIRLOCK_WEBHOOK_TIMEOUT",
     "AIRLOCK_WEBHOOK_RETRY_INITIAL",
     "AIRLOCK_WEBHOOK_GIVE_UP_AFTER",
+    "AIRLOCK_DATABASE_URL",
+    "AIRLOCK_TOKEN_SIGNING_KEY",
+    "AIRLOCK_VULNDB",
+    "AIRLOCK_GC_INTERVAL",
+    "AIRLOCK_JOB_LEASE",
+    "AIRLOCK_NO_WORKERS",
+    "AIRLOCK_METRICS_LISTEN",
 ];
 
 /// Returns `true` when every tool is on `PATH`. When one is missing, panics
@@ -196,7 +203,9 @@ impl Server {
     /// `AIRLOCK_ADMIN_PASSWORD` (to an empty value, the server generates one).
     pub fn spawn(data_dir: &Path, addr: SocketAddr, args: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data_dir).expect("create the data directory");
-        if !data_dir.join("registry.db").exists() {
+        // With a configuration file (another database), the caller sets up tenants.
+        let configured = env.iter().any(|(key, _)| *key == "AIRLOCK_CONFIG");
+        if !configured && !data_dir.join("registry.db").exists() {
             for tenant in TENANTS {
                 airlock_cli_ok(data_dir, &["tenant", "create", tenant], None);
             }
