@@ -373,6 +373,75 @@ mod tests {
         TestDatabase { store, options }.drop_schema().await;
     }
 
+    #[tokio::test]
+    async fn refuses_to_rewrite_the_audit_log() {
+        use airlock_store::AuditStore;
+        let db = TestDatabase::new().await;
+        let event =
+            airlock_audit::AuditEvent::new(airlock_audit::Actor::user("u"), "auth.login", "u");
+        db.store.append_audit(&[event]).await.unwrap();
+        for sql in [
+            "UPDATE audit_log SET target = 'x'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ] {
+            let error = sqlx::query(sql).execute(db.store.pool()).await.unwrap_err();
+            assert!(error.to_string().contains("append-only"), "{sql}: {error}");
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+        db.drop_schema().await;
+    }
+
+    /// Two stores (two pools, as two processes would have) append
+    /// concurrently; the chain must still be one gapless, linked order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appenders_in_two_processes_keep_one_chain() {
+        use airlock_store::{AuditFilter, AuditStore};
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .unwrap();
+        let stores = [db.store.clone(), other.clone()];
+        let mut tasks = Vec::new();
+        for task in 0..8 {
+            let store = stores[task % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let event = airlock_audit::AuditEvent::new(
+                        airlock_audit::Actor::user(format!("writer{task}")),
+                        "auth.login",
+                        format!("t{task}-{i}"),
+                    );
+                    store.append_audit(&[event]).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("appender task");
+        }
+        let records = db
+            .store
+            .audit_records(&AuditFilter::default(), 0, 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=200).collect::<Vec<u64>>()
+        );
+        for pair in records.windows(2) {
+            assert_eq!(pair[1].prev_hash, pair[0].hash, "link at {}", pair[1].seq);
+        }
+        let summary = airlock_audit::verify(records).expect("the chain verifies");
+        assert_eq!(summary.last_seq, 200);
+        other.close().await;
+        db.drop_schema().await;
+    }
+
     #[test]
     fn only_plain_schema_names_are_accepted() {
         assert!(check_schema_name("airlock_prod").is_ok());
