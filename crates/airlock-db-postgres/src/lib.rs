@@ -374,6 +374,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn passes_the_metadata_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::metadata_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_audit_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::audit_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
     async fn refuses_to_rewrite_the_audit_log() {
         use airlock_store::AuditStore;
         let db = TestDatabase::new().await;
