@@ -381,6 +381,13 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn passes_the_identity_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::identity_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
     async fn passes_the_audit_store_suite() {
         let db = TestDatabase::new().await;
         airlock_store::testsuite::audit_store(&db.store).await;
