@@ -463,6 +463,76 @@ mod tests {
         db.drop_schema().await;
     }
 
+    /// A sweep in another process waits for a blob commit that is still
+    /// publishing, then sees its fresh link and keeps the blob.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_sweep_waits_for_a_blob_commit_in_another_process() {
+        use airlock_store::{BlobRef, MetadataStore};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let db = TestDatabase::new().await;
+        let gc = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .unwrap();
+        let old: airlock_oci::RepoName = "gc/old".parse().unwrap();
+        let new: airlock_oci::RepoName = "gc/new".parse().unwrap();
+        let digest = Digest::sha256_of(b"layer");
+        db.store.link_blob(&old, &digest, 5).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let cutoff = OffsetDateTime::now_utc();
+
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let pusher = db.store.clone();
+        let (new_repo, pushed) = (new.clone(), digest.clone());
+        let commit = tokio::spawn(async move {
+            pusher
+                .commit_blob(
+                    &new_repo,
+                    &pushed,
+                    Box::pin(async move {
+                        started_tx.send(()).unwrap();
+                        release_rx.await.unwrap();
+                        Ok(5)
+                    }),
+                )
+                .await
+        });
+        started_rx.await.unwrap();
+
+        let removed = Arc::new(AtomicBool::new(false));
+        let flag = removed.clone();
+        let swept = digest.clone();
+        let sweep = tokio::spawn(async move {
+            gc.sweep_blob(
+                &swept,
+                cutoff,
+                Box::pin(async move {
+                    flag.store(true, Ordering::SeqCst);
+                    Ok(())
+                }),
+            )
+            .await
+            .map(|done| (done, gc))
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !sweep.is_finished(),
+            "the sweep ran while the blob was being published"
+        );
+        release_tx.send(()).unwrap();
+        assert_eq!(commit.await.unwrap().unwrap(), 5);
+        let (done, gc) = sweep.await.unwrap().unwrap();
+        assert!(!done, "the freshly committed blob was swept");
+        assert!(!removed.load(Ordering::SeqCst));
+        assert_eq!(
+            db.store.blob(&new, &digest).await.unwrap(),
+            Some(BlobRef { size: 5 })
+        );
+        gc.close().await;
+        db.drop_schema().await;
+    }
+
     #[test]
     fn only_plain_schema_names_are_accepted() {
         assert!(check_schema_name("airlock_prod").is_ok());
