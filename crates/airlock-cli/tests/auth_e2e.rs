@@ -533,21 +533,7 @@ fn audit_verify_finds_a_forged_record() {
         .unwrap_or_else(|| panic!("unexpected verify output: {report}"));
     assert!(count >= 6, "{report}");
     let forged = count / 2;
-    let database = data.join("registry.db");
-    let sql = |statements: &str| {
-        Command::new("python3")
-            .args([
-                "-c",
-                "import sqlite3, sys\n\
-                 db = sqlite3.connect(sys.argv[1])\n\
-                 db.executescript(sys.argv[2])\n\
-                 db.commit()\n",
-            ])
-            .arg(&database)
-            .arg(statements)
-            .output()
-            .expect("run python3")
-    };
+    let sql = |statements: &str| support::db_exec(&data, statements);
     let update = format!("UPDATE audit_log SET target = 'forged' WHERE seq = {forged};");
 
     let refused = sql(&update);
@@ -566,7 +552,13 @@ fn audit_verify_finds_a_forged_record() {
         "the refused UPDATE changed nothing"
     );
 
-    let tampered = sql(&format!("DROP TRIGGER audit_log_no_update; {update}"));
+    // PostgreSQL names a trigger per table; SQLite per database.
+    let drop_trigger = if support::postgres_s3() {
+        "DROP TRIGGER audit_log_no_update ON audit_log;"
+    } else {
+        "DROP TRIGGER audit_log_no_update;"
+    };
+    let tampered = sql(&format!("{drop_trigger} {update}"));
     assert!(tampered.status.success(), "{}", stderr(&tampered));
     let verify = airlock_cli(&data, &["audit", "verify"], None);
     let report = String::from_utf8_lossy(&verify.stdout).into_owned();

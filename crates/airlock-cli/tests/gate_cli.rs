@@ -11,9 +11,8 @@ use std::process::{Command, Output};
 use support::{ADMIN_PASSWORD, OCI_MANIFEST, Server, http, sha256};
 
 fn airlock(data_dir: &Path, user: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_airlock"))
+    support::airlock_command(data_dir)
         .args(args)
-        .env_remove("AIRLOCK_CONFIG")
         .env("AIRLOCK_DATA_DIR", data_dir)
         .env("USER", user)
         .output()

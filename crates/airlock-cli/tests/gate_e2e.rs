@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use support::gate::*;
 use support::{
     OCI_INDEX, OCI_MANIFEST, Server, admin_creds, airlock_cli, airlock_cli_env, airlock_cli_ok,
-    fresh_seed, http, raw_manifest, require_tools, sha256, sqlite_rows,
+    db_rows, fresh_seed, http, raw_manifest, require_tools, sha256,
 };
 
 // ----- images -----
@@ -112,8 +112,8 @@ fn django_layer(version: &str, seed: u64) -> Vec<u8> {
 
 /// How many `scanned/` repositories hold the manifest.
 fn scanned_copies(data: &Path, digest: &str) -> usize {
-    sqlite_rows(
-        &data.join("registry.db"),
+    db_rows(
+        data,
         "SELECT r.name FROM repository_manifests m JOIN repositories r ON r.id = m.repository_id
          WHERE m.digest = ? AND r.name LIKE 'scanned/%'",
         &[digest],
@@ -439,11 +439,10 @@ fn a_server_killed_mid_scan_decides_every_image_exactly_once_after_restart() {
         };
         assert_eq!(row.state, expected, "{repository}@{digest}: {row:#?}");
     }
-    let database = data.join("registry.db");
     for (repository, digest, version) in &pushed {
         let subject = format!("{repository}@{digest}");
-        let promotions = sqlite_rows(
-            &database,
+        let promotions = db_rows(
+            &data,
             "SELECT seq FROM outbox WHERE type = 'airlock.image.promoted' AND subject = ?",
             &[&subject],
         );
@@ -576,8 +575,8 @@ fn new_vulnerability_data_re_evaluates_a_promoted_image_and_raises_an_event() {
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let events = loop {
-        let rows = sqlite_rows(
-            &gate.data().join("registry.db"),
+        let rows = db_rows(
+            gate.data(),
             "SELECT data FROM outbox WHERE type = 'airlock.vulnerability.detected' AND subject LIKE ?",
             &[&format!("%{digest}")],
         );

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use support::gate::{CVE, FIXED, Gate, VULNERABLE, decided, django_layout, tools_present};
 use support::receiver::{Receiver, signature_valid};
-use support::{Server, airlock_cli, airlock_cli_ok, http, sqlite_rows};
+use support::{Server, airlock_cli, airlock_cli_ok, db_rows, http};
 
 /// A known signing secret (`whsec_` + base64 of 24 bytes).
 const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3";
@@ -271,8 +271,8 @@ fn a_promotion_and_a_rejection_arrive_signed_in_order_with_reports_for_the_tenan
     let dev_b = user_token(&gate.server, "bob", "team-b", "developer");
     let refused = api_get(&gate.server, &dev_b, &format!("{base}/report.json"));
     assert_eq!(refused.status(), 403);
-    let audit = sqlite_rows(
-        &gate.server.data_dir.join("registry.db"),
+    let audit = db_rows(
+        &gate.server.data_dir,
         "SELECT actor_name, action, outcome, target FROM audit_log WHERE target LIKE ? ORDER BY seq",
         &[&format!("reports:team-a/{bad_digest}/%")],
     );

@@ -21,8 +21,8 @@ use serde_json::Value;
 use support::{
     ADMIN_PASSWORD, AIRLOCK, ChildGuard, Layout, OCI_INDEX, OCI_MANIFEST, Server, admin_creds,
     free_port, fresh_seed, http, metric_sum, pull_layout, push_layout, raw_manifest,
-    require_skopeo_and_umoci, require_tools, run, sha256, sha256_file, skopeo, stored_blob_path,
-    write_random_file,
+    require_skopeo_and_umoci, require_tools, run, sha256, sha256_file, skopeo, staged_upload_bytes,
+    stored_blob_path, write_random_file,
 };
 
 const MANIFEST_ACCEPT: &str =
@@ -487,10 +487,12 @@ fn gc_after_manifest_delete_removes_only_unshared_blobs_while_serving() {
     assert_eq!(get_manifest(&server, repository, &digest_a).status(), 404);
 
     // gc runs beside the live server.
-    let output = run(
-        AIRLOCK,
-        &["gc", "--data-dir", data.to_str().unwrap(), "--grace", "0s"],
-    );
+    let output = support::airlock_command(&data)
+        .args(["gc", "--data-dir", data.to_str().unwrap(), "--grace", "0s"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run airlock gc");
+    assert!(output.status.success(), "airlock gc: {output:?}");
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(report.contains("gc removed"), "{report}");
     for blob in &only_a {
@@ -584,7 +586,6 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
     assert_eq!(response.status(), 202);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     let id = location.rsplit('/').next().unwrap().to_owned();
-    let staged = data.join("storage").join("uploads").join(&id);
 
     // Stream the blob slowly and kill the server once a good part has arrived.
     let curl = Command::new("curl")
@@ -608,7 +609,7 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
         .expect("start curl");
     let curl = ChildGuard(Some(curl));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while std::fs::metadata(&staged).map_or(0, |m| m.len()) < 32 * 1024 * 1024 {
+    while staged_upload_bytes(&data, &id) < 32 * 1024 * 1024 {
         assert!(
             Instant::now() < deadline,
             "the upload did not reach 32 MiB in 60s"
@@ -621,7 +622,7 @@ fn kill_during_large_upload_leaves_no_partial_blob() {
         !curl_status.success(),
         "the interrupted upload must fail on the client side"
     );
-    let staged_size = std::fs::metadata(&staged).map_or(0, |m| m.len());
+    let staged_size = staged_upload_bytes(&data, &id);
     assert!(
         staged_size < 200 * 1024 * 1024,
         "the upload was meant to be cut short"

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use airlock_testkit::{LayerBuilder, LayerCompression, OciLayoutBuilder};
 use serde_json::Value;
 
-use super::{Server, fresh_seed, push_layout, require_tools, sqlite_rows};
+use super::{Server, db_rows, fresh_seed, push_layout, require_tools};
 
 /// The vulnerability the database knows: django 2.2.0 is affected, 2.2.1
 /// fixed; critical by its CVSS v3.1 vector (base score 9.8).
@@ -114,18 +114,19 @@ pub struct ImageRow {
 }
 
 pub fn image_row(data: &Path, repository: &str, digest: &str) -> Option<ImageRow> {
-    let rows = sqlite_rows(
-        &data.join("registry.db"),
+    let rows = db_rows(
+        data,
         "SELECT state, reason, verdict, attempts FROM images WHERE repository = ? AND digest = ?",
         &[repository, digest],
     );
     rows.into_iter().next().map(|row| ImageRow {
         state: row[0].as_str().expect("state").to_owned(),
         reason: row[1].as_str().map(str::to_owned),
-        verdict: row[2]
-            .as_str()
-            .map(|v| serde_json::from_str(v).expect("the verdict is JSON"))
-            .unwrap_or(Value::Null),
+        // Text holding JSON in SQLite; json or jsonb (already a value) in PostgreSQL.
+        verdict: match &row[2] {
+            Value::String(text) => serde_json::from_str(text).expect("the verdict is JSON"),
+            value => value.clone(),
+        },
         attempts: row[3].as_i64().expect("attempts"),
     })
 }

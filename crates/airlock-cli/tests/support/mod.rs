@@ -22,8 +22,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
+pub mod backend;
 pub mod gate;
 pub mod receiver;
+
+#[allow(unused_imports)] // each test binary uses a different subset
+pub use backend::{db_exec, db_rows, postgres_s3, skip_unless_sqlite, staged_upload_bytes};
 
 /// The binary under test.
 pub const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
@@ -47,33 +51,20 @@ pub fn admin_creds() -> String {
 /// directory directly, also while a server runs) with `stdin` as standard
 /// input, and returns its output whatever the exit status.
 pub fn airlock_cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    airlock_cli_env(data_dir, args, &[], stdin)
+}
+
+/// `airlock` with a clean environment plus what the test backend needs for
+/// `data_dir` (on PostgreSQL + S3: `AIRLOCK_CONFIG` and the S3 credentials;
+/// the data directory's schema is created and migrated on first use). The
+/// caller adds the arguments, `--data-dir` included where it is wanted.
+pub fn airlock_command(data_dir: &Path) -> Command {
     let mut command = Command::new(AIRLOCK);
-    command.args(args).arg("--data-dir").arg(data_dir);
     for key in AIRLOCK_ENV {
         command.env_remove(key);
     }
+    command.envs(backend::env(data_dir));
     command
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run airlock {args:?}: {e}"));
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("piped stdin")
-            .write_all(text.as_bytes())
-            .expect("write airlock's standard input");
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("wait for airlock {args:?}: {e}"))
 }
 
 /// [`airlock_cli`] that must succeed; returns standard output.
@@ -198,25 +189,32 @@ impl Server {
     /// Spawns `airlock` with exactly these arguments and environment, then
     /// waits until `GET /healthz` on `addr` answers.
     ///
-    /// A fresh data directory first gets the tenants in [`TENANTS`]. The
+    /// Unless `env` names an `AIRLOCK_CONFIG`, the process runs on the test
+    /// backend ([`backend`]) of `data_dir`, and a fresh data directory first
+    /// gets the tenants in [`TENANTS`]. The
     /// bootstrap admin's password is [`ADMIN_PASSWORD`] unless `env` sets
     /// `AIRLOCK_ADMIN_PASSWORD` (to an empty value, the server generates one).
     pub fn spawn(data_dir: &Path, addr: SocketAddr, args: &[&str], env: &[(&str, &str)]) -> Server {
         std::fs::create_dir_all(data_dir).expect("create the data directory");
         // With a configuration file (another database), the caller sets up tenants.
         let configured = env.iter().any(|(key, _)| *key == "AIRLOCK_CONFIG");
-        if !configured && !data_dir.join("registry.db").exists() {
+        if !configured && backend::is_fresh(data_dir) {
             for tenant in TENANTS {
                 airlock_cli_ok(data_dir, &["tenant", "create", tenant], None);
             }
         }
         let log = unique_log_path(data_dir);
         let stderr = File::create(&log).expect("create the server log");
-        let mut command = Command::new(AIRLOCK);
+        let mut command = if configured {
+            let mut command = Command::new(AIRLOCK);
+            for key in AIRLOCK_ENV {
+                command.env_remove(key);
+            }
+            command
+        } else {
+            airlock_command(data_dir)
+        };
         command.args(args);
-        for key in AIRLOCK_ENV {
-            command.env_remove(key);
-        }
         command
             .env("AIRLOCK_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("AIRLOCK_LOG_LEVEL", "info")
@@ -711,15 +709,10 @@ pub fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
-/// Where airlock keeps a committed blob under its data directory.
+/// Where airlock keeps a committed blob: under its data directory (or, on
+/// PostgreSQL + S3, the file s3s-fs keeps the object in).
 pub fn stored_blob_path(data_dir: &Path, digest: &str) -> PathBuf {
-    let (algorithm, hex) = digest.split_once(':').expect("algorithm:hex digest");
-    data_dir
-        .join("storage")
-        .join("blobs")
-        .join(algorithm)
-        .join(&hex[..2])
-        .join(hex)
+    backend::stored_blob_path(data_dir, digest)
 }
 
 /// Value of an unlabelled counter (or the sum over a labelled one's series
@@ -745,11 +738,8 @@ pub fn airlock_cli_env(
     env: &[(&str, &str)],
     stdin: Option<&str>,
 ) -> Output {
-    let mut command = Command::new(AIRLOCK);
+    let mut command = airlock_command(data_dir);
     command.args(args).arg("--data-dir").arg(data_dir);
-    for key in AIRLOCK_ENV {
-        command.env_remove(key);
-    }
     for (key, value) in env {
         command.env(key, value);
     }
