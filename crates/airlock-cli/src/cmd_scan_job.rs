@@ -46,7 +46,23 @@ pub struct ScanJobArgs {
     /// Open-file limit (RLIMIT_NOFILE).
     #[arg(long, value_name = "N")]
     pub max_open_files: Option<u64>,
+    /// Read the job from the environment variable `AIRLOCK_SCAN_JOB`
+    /// (standard base64 of the JSON) instead of standard input: how a
+    /// Kubernetes scan Job receives it.
+    #[arg(long)]
+    pub from_env: bool,
+    /// Copy the image's blobs from the configured storage (`--config`)
+    /// into a temporary directory and scan those, instead of `blobs_dir`:
+    /// for scans that run away from the registry's disk.
+    #[arg(long)]
+    pub fetch_blobs: bool,
+    /// Configuration file naming the storage, for `--fetch-blobs`.
+    #[arg(long, env = "AIRLOCK_CONFIG")]
+    pub config: Option<std::path::PathBuf>,
 }
+
+/// The environment variable `--from-env` reads the job from.
+pub const JOB_ENV: &str = "AIRLOCK_SCAN_JOB";
 
 /// The job description read from standard input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,7 +212,22 @@ fn init_logging() {
 
 fn run_job(args: &ScanJobArgs) -> Result<Vec<ScanReport>, JobError> {
     apply_resource_limits(args)?;
-    let job = read_job()?;
+    let mut job = if args.from_env {
+        read_job_from_env()?
+    } else {
+        read_job()?
+    };
+    // Kept alive until the scan is done; removed on drop.
+    let mut _staged = None;
+    if args.fetch_blobs {
+        let dir = tempfile::Builder::new()
+            .prefix("airlock-scan-")
+            .tempdir()
+            .map_err(|e| JobError::internal(format!("creating a scratch directory failed: {e}")))?;
+        fetch_blobs(args, &job, dir.path())?;
+        job.blobs_dir = dir.path().to_path_buf();
+        _staged = Some(dir);
+    }
     let manifests = job
         .manifests
         .iter()
@@ -282,6 +313,62 @@ fn apply_resource_limits(args: &ScanJobArgs) -> Result<(), JobError> {
         set(Resource::NOFILE, "RLIMIT_NOFILE", files, files)?;
     }
     Ok(())
+}
+
+fn read_job_from_env() -> Result<ScanJob, JobError> {
+    let text = std::env::var(JOB_ENV)
+        .map_err(|e| JobError::internal(format!("reading the job from ${JOB_ENV} failed: {e}")))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| JobError::internal(format!("decoding ${JOB_ENV} failed: {e}")))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| JobError::internal(format!("parsing the job from ${JOB_ENV} failed: {e}")))
+}
+
+/// Copies the blobs the job's manifests name from the configured blob
+/// store into `dir`, laid out like the filesystem store.
+fn fetch_blobs(args: &ScanJobArgs, job: &ScanJob, dir: &std::path::Path) -> Result<(), JobError> {
+    let common = crate::config::CommonArgs {
+        config: args.config.clone(),
+        data_dir: None,
+        log_format: None,
+        log_level: None,
+        webhook_allow_http: None,
+        webhook_allow_private: None,
+        database_url: None,
+        token_signing_key: None,
+        vulndb: None,
+    };
+    let config = crate::config::Config::load(&common, None)
+        .map_err(|e| JobError::internal(format!("{e:#}")))?;
+    let mut manifests = Vec::new();
+    for manifest in &job.manifests {
+        let digest: airlock_oci::Digest = manifest.digest.parse().map_err(|e| {
+            JobError::internal(format!("bad manifest digest {}: {e}", manifest.digest))
+        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&manifest.content_base64)
+            .map_err(|e| JobError::internal(format!("decoding manifest {digest} failed: {e}")))?;
+        manifests.push((digest, manifest.media_type.clone(), bytes));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| JobError::internal(format!("starting the async runtime failed: {e}")))?;
+    runtime.block_on(async {
+        let store = crate::backends::open_blob_store(&config)
+            .await
+            .map_err(|e| JobError::internal(format!("{e:#}")))?;
+        crate::scan_runner::stage_blobs(store.as_ref(), &manifests, dir)
+            .await
+            .map_err(|failure| match failure {
+                airlock_gate::ScanFailure::Image(message) => JobError {
+                    kind: FailureKind::Image,
+                    message,
+                },
+                other => JobError::internal(other.to_string()),
+            })
+    })
 }
 
 fn read_job() -> Result<ScanJob, JobError> {

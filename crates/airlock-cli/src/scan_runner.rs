@@ -170,7 +170,7 @@ impl ScanRunner for ChildScanRunner {
             BlobAccess::Directory(dir) => self.run_child(request, dir.clone()).await,
             BlobAccess::Staged { store, staging } => {
                 let dir = staging.join(format!("scan-{}", uuid::Uuid::new_v4().simple()));
-                let result = match stage_blobs(store.as_ref(), request, &dir).await {
+                let result = match stage_blobs(store.as_ref(), &request.manifests, &dir).await {
                     Ok(()) => self.run_child(request, dir.clone()).await,
                     Err(failure) => Err(failure),
                 };
@@ -185,11 +185,11 @@ impl ScanRunner for ChildScanRunner {
     }
 }
 
-/// The blobs a scan reads: every config and layer of the request's image
-/// manifests (an index's children are in the request too).
-fn needed_blobs(request: &ScanRequest) -> Result<Vec<Digest>, ScanFailure> {
+/// The blobs a scan reads: every config and layer of the image manifests
+/// (an index's children are in the request too).
+fn needed_blobs(manifests: &[(Digest, String, Vec<u8>)]) -> Result<Vec<Digest>, ScanFailure> {
     let mut needed = Vec::new();
-    for (digest, _, bytes) in &request.manifests {
+    for (digest, _, bytes) in manifests {
         let document: serde_json::Value = serde_json::from_slice(bytes)
             .map_err(|e| ScanFailure::Image(format!("manifest {digest} is not JSON: {e}")))?;
         let config = document.get("config").into_iter();
@@ -217,16 +217,16 @@ fn needed_blobs(request: &ScanRequest) -> Result<Vec<Digest>, ScanFailure> {
 
 /// Copies the blobs a scan needs from `store` into `dir`, laid out like
 /// the filesystem blob store (`blobs/<alg>/<2 hex>/<hex>`), streaming.
-async fn stage_blobs(
+pub async fn stage_blobs(
     store: &dyn BlobStore,
-    request: &ScanRequest,
+    manifests: &[(Digest, String, Vec<u8>)],
     dir: &std::path::Path,
 ) -> Result<(), ScanFailure> {
     use futures::StreamExt as _;
     let io = |what: &str, e: &dyn std::fmt::Display| {
         ScanFailure::Crashed(format!("staging blobs for the scan: {what}: {e}"))
     };
-    for digest in needed_blobs(request)? {
+    for digest in needed_blobs(manifests)? {
         let hex = digest.hex();
         let folder = dir
             .join("blobs")
@@ -649,9 +649,11 @@ mod tests {
             digest: Digest::sha256_of(&bytes),
             manifests: vec![(Digest::sha256_of(&bytes), OCI_MANIFEST.into(), bytes)],
         };
-        assert_eq!(needed_blobs(&request).unwrap(), digests);
+        assert_eq!(needed_blobs(&request.manifests).unwrap(), digests);
         let staged = dir.path().join("staged");
-        stage_blobs(&store, &request, &staged).await.unwrap();
+        stage_blobs(&store, &request.manifests, &staged)
+            .await
+            .unwrap();
         for (digest, content) in digests.iter().zip(["config", "layer one", "layer two"]) {
             let path = staged
                 .join("blobs/sha256")
@@ -670,7 +672,7 @@ mod tests {
             digest: Digest::sha256_of(&bytes),
             manifests: vec![(Digest::sha256_of(&bytes), OCI_MANIFEST.into(), bytes)],
         };
-        let failure = stage_blobs(&store, &request, &dir.path().join("other"))
+        let failure = stage_blobs(&store, &request.manifests, &dir.path().join("other"))
             .await
             .unwrap_err();
         assert!(

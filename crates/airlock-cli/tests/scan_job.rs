@@ -271,3 +271,66 @@ fn an_unparseable_job_is_internal() {
     assert_eq!(output.status.code(), Some(4), "{output:?}");
     assert_eq!(stdout_json(&output)["kind"], "internal");
 }
+
+/// Runs `scan-job --from-env --fetch-blobs` as a Kubernetes scan Job does:
+/// the job in `AIRLOCK_SCAN_JOB`, the blobs fetched from the storage the
+/// configuration names (here the filesystem store of a data directory).
+fn scan_job_from_env(job: &Value, config: &Path) -> Output {
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(serde_json::to_vec(job).unwrap());
+    Command::new(env!("CARGO_BIN_EXE_airlock"))
+        .args(["scan-job", "--from-env", "--fetch-blobs", "--config"])
+        .arg(config)
+        .env("AIRLOCK_SCAN_JOB", encoded)
+        .env_remove("AIRLOCK_DATA_DIR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_job_from_the_environment_fetches_its_blobs_from_the_configured_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("airlock.toml");
+    std::fs::write(&config, format!("data_dir = \"{}\"\n", data.display())).unwrap();
+    let image = OciLayoutBuilder::new()
+        .layer(
+            LayerBuilder::new()
+                .file("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")
+                .file("var/lib/dpkg/status", fixtures::dpkg_status()),
+            LayerCompression::Gzip,
+        )
+        .build();
+    let mut job = store_image(&data.join("storage"), &image, json!({}));
+    // The job's own blobs_dir is not where the blobs are: they are fetched.
+    job["blobs_dir"] = json!(dir.path().join("elsewhere"));
+    let output = scan_job_from_env(&job, &config);
+    assert!(output.status.success(), "{output:?}");
+    let result = stdout_json(&output);
+    let packages: Vec<&str> = result["reports"][0]["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(packages.contains(&"libc6"), "{packages:?}");
+
+    // A blob missing from the store is the image's fault (exit 3).
+    let other = OciLayoutBuilder::new()
+        .layer(
+            LayerBuilder::new().file("etc/hostname", "x"),
+            LayerCompression::Gzip,
+        )
+        .build();
+    let mut job = store_image(&dir.path().join("not-the-store"), &other, json!({}));
+    job["blobs_dir"] = json!(dir.path().join("elsewhere"));
+    let output = scan_job_from_env(&job, &config);
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    let result = stdout_json(&output);
+    assert_eq!(result["kind"], "image");
+    assert!(
+        result["error"].as_str().unwrap().contains("missing"),
+        "{result}"
+    );
+}
