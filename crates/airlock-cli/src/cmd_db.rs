@@ -69,24 +69,29 @@ pub fn default_db_path() -> PathBuf {
     data_dir.join("vulndb").join("osv.db")
 }
 
-/// After new vulnerability data: when the database is a data directory's
-/// own (`<data-dir>/vulndb/osv.db` next to `registry.db`), queues a
-/// re-evaluation of every promoted image there. The server's workers match
-/// the stored inventories again; nothing is downloaded or scanned again.
+/// After new vulnerability data: when the database is a deployment's own,
+/// queues a re-evaluation of every promoted image there. The server's
+/// workers match the stored inventories again; nothing is downloaded or
+/// scanned again.
+///
+/// The deployment is the one `$AIRLOCK_CONFIG` describes (its database may
+/// be PostgreSQL) when that file is set and names this database as its
+/// `vulndb`; otherwise the data directory the database sits in
+/// (`<data-dir>/vulndb/osv.db` next to `registry.db`).
 fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
-    let Some(data_dir) = db_path
+    let config_file = std::env::var_os("AIRLOCK_CONFIG")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from);
+    let data_dir = db_path
         .parent()
         .filter(|dir| dir.file_name().is_some_and(|n| n == "vulndb"))
-        .and_then(Path::parent)
-    else {
-        return Ok(());
-    };
-    if !data_dir.join("registry.db").exists() {
+        .and_then(Path::parent);
+    if config_file.is_none() && !data_dir.is_some_and(|dir| dir.join("registry.db").exists()) {
         return Ok(());
     }
     let common = crate::config::CommonArgs {
-        config: None,
-        data_dir: Some(data_dir.to_path_buf()),
+        config: config_file,
+        data_dir: data_dir.map(Path::to_path_buf),
         log_format: None,
         log_level: None,
         webhook_allow_http: None,
@@ -96,6 +101,9 @@ fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
         vulndb: None,
     };
     let config = crate::config::Config::load(&common, None)?;
+    if !same_file(&config.vulndb, db_path) {
+        return Ok(());
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let queued = runtime.block_on(async {
         let database = crate::cmd_serve::open_database(&config).await?;
@@ -108,6 +116,14 @@ fn reevaluate_promoted(db_path: &Path) -> anyhow::Result<()> {
         println!("queued a re-evaluation of {queued} promoted images");
     }
     Ok(())
+}
+
+/// Whether two paths name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// Runs `airlock db`.

@@ -558,12 +558,12 @@ fn new_vulnerability_data_re_evaluates_a_promoted_image_and_raises_an_event() {
     let records = gate.scratch("later");
     std::fs::create_dir_all(&records).unwrap();
     std::fs::write(records.join("CVE-2099-5151.json"), LATER_RECORD).unwrap();
-    let output = Command::new(support::AIRLOCK)
+    // As the deployment's operator: on PostgreSQL + S3 with its configuration.
+    let output = support::airlock_command(gate.data())
         .args(["db", "import"])
         .arg(&records)
         .arg("--db")
         .arg(gate.data().join("vulndb").join("osv.db"))
-        .env_remove("AIRLOCK_DATA_DIR")
         .output()
         .expect("run airlock db import");
     let stdout = String::from_utf8_lossy(&output.stdout);
