@@ -56,14 +56,11 @@ pub fn backend() -> Backend {
     static BACKEND: OnceLock<Backend> = OnceLock::new();
     *BACKEND.get_or_init(|| match std::env::var("AIRLOCK_TEST_BACKEND").as_deref() {
         Err(_) | Ok("") | Ok("sqlite") => Backend::Sqlite,
-        Ok("postgres-s3") => {
-            assert!(
-                cfg!(all(feature = "postgres", feature = "s3")),
-                "AIRLOCK_TEST_BACKEND=postgres-s3 needs an airlock built with PostgreSQL and S3: \
-                     cargo test -p airlock-cli --features postgres,s3"
-            );
-            Backend::PostgresS3
-        }
+        Ok("postgres-s3") if cfg!(all(feature = "postgres", feature = "s3")) => Backend::PostgresS3,
+        Ok("postgres-s3") => panic!(
+            "AIRLOCK_TEST_BACKEND=postgres-s3 needs an airlock built with PostgreSQL and S3: \
+             cargo test -p airlock-cli --features postgres,s3"
+        ),
         Ok(other) => panic!(
             "AIRLOCK_TEST_BACKEND={other:?} is not a backend the tests know (sqlite, postgres-s3)"
         ),
