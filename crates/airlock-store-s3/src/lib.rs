@@ -24,7 +24,9 @@
 //!   object_store's `PutMode::Create` / copy-if-not-exists), so two writers
 //!   racing to append at the same offset cannot both win: the loser gets
 //!   [`StoreError::Conflict`] and nothing of its data becomes part of the
-//!   upload.
+//!   upload. This relies on the server evaluating the condition atomically,
+//!   as AWS S3, MinIO and R2 do; s3s-fs 0.14.1 (the test server) checks and
+//!   then writes, so two truly concurrent writers can both pass there.
 //! * An append shorter than [`PART_SIZE`] is one conditional `PUT`. A longer
 //!   one streams through a multipart upload (parts of [`PART_SIZE`], at most
 //!   [`MAX_PARTS_IN_FLIGHT`] in flight) to a temporary key, which is then
@@ -117,8 +119,9 @@ const OFFSET_DIGITS: usize = 20;
 /// The marker object that makes an (empty) upload exist.
 const CREATED_MARKER: &str = ".created";
 
-/// Where and how to reach the bucket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where and how to reach the bucket. `Debug` shows whether a secret key
+/// is set, never the key itself.
+#[derive(Clone, PartialEq, Eq)]
 pub struct S3Options {
     /// The S3 endpoint URL (`http://127.0.0.1:9000`); `None` means AWS.
     pub endpoint: Option<String>,
@@ -142,6 +145,26 @@ pub struct S3Options {
     pub secret_key: Option<String>,
     /// How often a failed request is retried (object_store's backoff).
     pub max_retries: usize,
+}
+
+impl fmt::Debug for S3Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Options")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("bucket", &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("path_style", &self.path_style)
+            .field("allow_http", &self.allow_http)
+            .field("presign_ttl", &self.presign_ttl)
+            .field("access_key", &self.access_key)
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
 }
 
 impl S3Options {
@@ -317,7 +340,7 @@ impl S3BlobStore {
         let hex = digest.hex();
         child(
             self.prefix.as_ref(),
-            &["blobs", digest.algorithm().as_str(), &hex[..2], &hex],
+            &["blobs", digest.algorithm().as_str(), &hex[..2], hex],
         )
     }
 
@@ -760,5 +783,53 @@ impl BlobStore for S3BlobStore {
             }
         }
         Ok(newest.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_secret_key() {
+        let mut options = S3Options::new("bucket");
+        options.secret_key = Some("very-secret".into());
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+
+    #[test]
+    fn upload_ids_cannot_escape_their_directory() {
+        for bad in ["", "../x", "a/b", "a.b", "."] {
+            assert!(!valid_upload_id(bad), "{bad:?}");
+        }
+        assert!(valid_upload_id("0190-abc-DEF"));
+    }
+
+    #[test]
+    fn chunk_keys_sort_by_offset() {
+        let dir = Path::from("uploads/u");
+        let small = S3BlobStore::chunk_path(&dir, 9).to_string();
+        let large = S3BlobStore::chunk_path(&dir, 10).to_string();
+        assert!(small < large, "{small} < {large}");
+        assert_eq!(large, "uploads/u/00000000000000000010");
+        assert_eq!(
+            S3BlobStore::chunk_path(&dir, u64::MAX)
+                .filename()
+                .map(str::len),
+            Some(OFFSET_DIGITS)
+        );
+    }
+
+    #[test]
+    fn prefixes_are_trimmed_and_validated() {
+        let mut options = S3Options::new("b");
+        assert_eq!(options.prefix_path().unwrap(), None);
+        options.prefix = "/airlock/prod/".into();
+        assert_eq!(
+            options.prefix_path().unwrap(),
+            Some(Path::from("airlock/prod"))
+        );
     }
 }

@@ -186,49 +186,88 @@ async fn one_byte_and_empty_blobs_round_trip() {
     );
 }
 
+/// Two replicas that both saw the same size append at the same offset: the
+/// second one's create-only write fails with `Conflict` and its data never
+/// becomes part of the upload, on both the single-PUT and the multipart path.
+///
+/// The two appends run one after the other, not concurrently: s3s-fs 0.14.1
+/// checks `If-None-Match: *` and then writes (src/s3.rs `put_object`), so two
+/// truly concurrent PUTs can both pass its check (an earlier concurrent
+/// version of this test caught exactly that). AWS S3, MinIO and R2 evaluate
+/// the condition atomically, which is what the store relies on.
 #[tokio::test]
-async fn racing_appends_at_one_offset_let_exactly_one_win() {
+async fn an_append_at_a_taken_offset_conflicts() {
     let server = S3Server::start();
     let replica_a = store(&server, "race").await;
     let replica_b = store(&server, "race").await;
     replica_a.upload_create("u-race").await.unwrap();
 
-    // Both replicas saw size 0 and append there.
-    let (a, b) = tokio::join!(
-        replica_a.upload_append_at("u-race", 0, stream_of(b"from a")),
-        replica_b.upload_append_at("u-race", 0, stream_of(b"from b!")),
-    );
-    let (winner, loser) = match (&a, &b) {
-        (Ok(_), Err(_)) => (b"from a".as_slice(), b),
-        (Err(_), Ok(_)) => (b"from b!".as_slice(), a),
-        other => panic!("exactly one append must win, got {other:?}"),
-    };
-    assert!(
-        matches!(loser, Err(StoreError::Conflict(_))),
-        "the loser gets a conflict: {loser:?}"
-    );
+    // Both replicas saw size 0; A's append lands first.
+    let offset_b_saw = replica_b.upload_size("u-race").await.unwrap().unwrap();
+    assert_eq!(offset_b_saw, 0);
     assert_eq!(
-        collect(replica_a.upload_read("u-race").await.unwrap()).await,
-        winner
+        replica_a
+            .upload_append_at("u-race", 0, stream_of(b"from a"))
+            .await
+            .unwrap(),
+        6
     );
-
-    // The same race through the multipart path (an append over one part).
-    let offset = winner.len() as u64;
-    let big = pattern(0, PART_SIZE + MIB);
-    replica_a
-        .upload_append_at("u-race", offset, stream_of(&big))
-        .await
-        .unwrap();
     let late = replica_b
-        .upload_append_at("u-race", offset, stream_of(&big))
+        .upload_append_at("u-race", offset_b_saw, stream_of(b"from b!"))
         .await;
     assert!(
         matches!(late, Err(StoreError::Conflict(_))),
-        "a second multipart append at a taken offset conflicts: {late:?}"
+        "the late writer gets a conflict: {late:?}"
+    );
+    assert_eq!(
+        collect(replica_b.upload_read("u-race").await.unwrap()).await,
+        b"from a"
+    );
+
+    // The same through the multipart path (an append over one part).
+    let big = pattern(0, PART_SIZE + MIB);
+    replica_a
+        .upload_append_at("u-race", 6, stream_of(&big))
+        .await
+        .unwrap();
+    let late = replica_b
+        .upload_append_at("u-race", 6, stream_of(&big))
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::Conflict(_))),
+        "a multipart append at a taken offset conflicts: {late:?}"
     );
     assert_eq!(
         replica_b.upload_size("u-race").await.unwrap(),
-        Some(offset + big.len() as u64)
+        Some(6 + big.len() as u64)
+    );
+    // The loser's temporary multipart object is gone too.
+    let leftovers: Vec<_> = std::fs::read_dir(
+        server
+            .root()
+            .join(server.bucket())
+            .join("race/uploads/u-race"),
+    )
+    .unwrap()
+    .filter_map(Result::ok)
+    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+    .filter(|name| name == "tmp")
+    .flat_map(|_| {
+        std::fs::read_dir(
+            server
+                .root()
+                .join(server.bucket())
+                .join("race/uploads/u-race/tmp"),
+        )
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .collect::<Vec<_>>()
+    })
+    .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temporary objects left: {leftovers:?}"
     );
 }
 

@@ -110,3 +110,79 @@ async fn without_presigning_blobs_are_served_and_chunked_pushes_work() {
         .expect(StatusCode::OK);
     assert_eq!(get.body, content);
 }
+
+/// A second registry replica over the same metadata and bucket, with no
+/// running hash for the upload: it re-reads the staged chunks to re-hash,
+/// appends its own chunk and commits; the first replica serves the blob.
+#[tokio::test]
+async fn an_upload_continues_on_another_registry_replica() {
+    let server = S3Server::start();
+    let app = app_over_s3(&server, None).await;
+    let first: Vec<u8> = (0..=255u8).cycle().take(2000).collect();
+    let second: Vec<u8> = (0..=255u8).rev().cycle().take(1500).collect();
+    let location = app
+        .send(
+            "POST",
+            "/v2/unscanned/t/replicas/blobs/uploads/",
+            &[],
+            Body::empty(),
+        )
+        .await
+        .expect(StatusCode::ACCEPTED)
+        .header("location")
+        .to_owned();
+    app.send(
+        "PATCH",
+        &location,
+        &[("content-range", "0-1999")],
+        first.clone(),
+    )
+    .await
+    .expect(StatusCode::ACCEPTED);
+    let id = location
+        .split('?')
+        .next()
+        .and_then(|path| path.rsplit('/').next())
+        .expect("upload id in the location")
+        .to_owned();
+
+    let test = server.options("registry");
+    let mut options = S3Options::new(test.bucket);
+    options.endpoint = Some(test.endpoint);
+    options.prefix = test.prefix;
+    options.path_style = true;
+    options.allow_http = true;
+    options.access_key = Some(test.access_key);
+    options.secret_key = Some(test.secret_key);
+    let other_blobs = S3BlobStore::open(&options).await.expect("second store");
+    let other = airlock_registry::Registry::new(
+        app.database.clone(),
+        Arc::new(other_blobs),
+        airlock_registry::RegistryConfig::default(),
+    );
+    let repository: airlock_oci::RepoName = "unscanned/t/replicas".parse().unwrap();
+    let chunk: airlock_store::ByteStream = Box::pin(futures_stream(second.clone()));
+    let state = other
+        .append_upload(&repository, &id, Some(2000), chunk)
+        .await
+        .expect("append on the second replica");
+    assert_eq!(state.offset, 3500);
+    let content = [first, second].concat();
+    let digest: airlock_oci::Digest = sha256(&content).parse().unwrap();
+    other
+        .finish_upload(&repository, &id, &digest, None)
+        .await
+        .expect("commit on the second replica");
+
+    let get = app
+        .get(&format!("/v2/unscanned/t/replicas/blobs/{digest}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(get.body, content);
+}
+
+fn futures_stream(
+    bytes: Vec<u8>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, std::io::Error>> + Send {
+    futures::stream::iter([Ok(bytes::Bytes::from(bytes))])
+}
