@@ -91,12 +91,19 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
             staging: config.data_dir.join("scan-staging"),
         },
     };
-    let runner = crate::scan_runner::ChildScanRunner::new(
-        access,
-        Some(config.data_dir.join("scan-cache")),
-        limits,
-    )
-    .context("cannot find the airlock executable for scan jobs")?;
+    let runner: Arc<dyn airlock_gate::ScanRunner> = match &config.scan_executor {
+        crate::config::ScanExecutor::Process => Arc::new(
+            crate::scan_runner::ChildScanRunner::new(
+                access,
+                Some(config.data_dir.join("scan-cache")),
+                limits,
+            )
+            .context("cannot find the airlock executable for scan jobs")?,
+        ),
+        crate::config::ScanExecutor::Kubernetes(settings) => {
+            kubernetes_runner(settings, limits).await?
+        }
+    };
     let matcher = crate::vuln_matcher::VulnDbMatcher::new(config.vulndb.clone());
     let reports = ReportOutput {
         store: open_report_store(config)?,
@@ -106,7 +113,7 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
     Ok(Arc::new(
         Gate::new(
             database,
-            Arc::new(runner),
+            runner,
             Arc::new(matcher),
             GateConfig {
                 rejected_retention: config.rejected_retention,
@@ -117,6 +124,25 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
         )
         .with_reports(reports),
     ))
+}
+
+#[cfg(feature = "kubernetes")]
+async fn kubernetes_runner(
+    settings: &crate::config::KubernetesConfig,
+    limits: crate::scan_runner::ScanJobLimits,
+) -> anyhow::Result<Arc<dyn airlock_gate::ScanRunner>> {
+    crate::k8s_executor::runner(settings, limits).await
+}
+
+#[cfg(not(feature = "kubernetes"))]
+async fn kubernetes_runner(
+    _settings: &crate::config::KubernetesConfig,
+    _limits: crate::scan_runner::ScanJobLimits,
+) -> anyhow::Result<Arc<dyn airlock_gate::ScanRunner>> {
+    anyhow::bail!(
+        "scan_executor is kubernetes, but this airlock was built without it; \
+         rebuild with `cargo build --release --features kubernetes`"
+    )
 }
 
 /// The webhook dispatcher's settings from the configuration.

@@ -91,6 +91,9 @@ pub struct ServerArgs {
     /// How long a scan job stays leased to a worker that stops renewing it, e.g. `60s` [default: 60s].
     #[arg(long, env = "AIRLOCK_JOB_LEASE")]
     pub job_lease: Option<String>,
+    /// Where scans run: `process` (a child process) or `kubernetes` (a Job per scan; feature `kubernetes`) [default: process].
+    #[arg(long, env = "AIRLOCK_SCAN_EXECUTOR")]
+    pub scan_executor: Option<String>,
 }
 
 /// The configuration file, as written.
@@ -119,6 +122,8 @@ struct RawConfig {
     job_lease: Option<String>,
     token_signing_key: Option<PathBuf>,
     vulndb: Option<PathBuf>,
+    scan_executor: Option<String>,
+    kubernetes: Option<KubernetesConfig>,
     database: Option<RawDatabase>,
     storage: Option<RawStorage>,
 }
@@ -148,6 +153,42 @@ struct RawStorage {
     path_style: Option<bool>,
     allow_http: Option<bool>,
     presign_ttl: Option<String>,
+}
+
+/// The `[kubernetes]` table: how `--scan-executor kubernetes` builds each
+/// scan Job (see docs/kubernetes.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Namespace of the scan Jobs [default: the worker's own].
+    pub namespace: Option<String>,
+    /// The airlock image the scan pods run (by digest, preferably).
+    pub image: Option<String>,
+    /// [default: IfNotPresent].
+    pub image_pull_policy: Option<String>,
+    /// [default: airlock-scan].
+    pub service_account: Option<String>,
+    /// ConfigMap holding airlock.toml [default: airlock-config].
+    pub config_map: Option<String>,
+    /// Secret with the S3 credentials [default: airlock-s3].
+    pub secret: Option<String>,
+    /// [default: 1].
+    pub cpu_limit: Option<String>,
+    /// [default: 2Gi].
+    pub memory_limit: Option<String>,
+    /// How long finished Jobs are kept if the worker cannot delete them [default: 10m].
+    pub ttl_after_finished: Option<String>,
+    #[serde(default)]
+    pub node_selector: std::collections::BTreeMap<String, String>,
+}
+
+/// Where scans run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanExecutor {
+    /// `airlock scan-job` as a child process with OS limits.
+    Process,
+    /// A Kubernetes Job per scan.
+    Kubernetes(KubernetesConfig),
 }
 
 /// Where metadata (registry state, identities, the gate's queue, the
@@ -304,6 +345,7 @@ pub struct Config {
     pub job_lease: Duration,
     pub token_signing_key: PathBuf,
     pub vulndb: PathBuf,
+    pub scan_executor: ScanExecutor,
 }
 
 /// How webhooks are delivered.
@@ -534,7 +576,27 @@ impl Config {
             .clone()
             .or(file.vulndb)
             .unwrap_or_else(|| data_dir.join("vulndb").join("osv.db"));
+        let scan_executor = match server
+            .and_then(|s| s.scan_executor.clone())
+            .or(file.scan_executor)
+            .as_deref()
+        {
+            None | Some("process") => ScanExecutor::Process,
+            Some("kubernetes") => {
+                let kubernetes = file.kubernetes.unwrap_or_default();
+                if kubernetes.image.as_deref().is_none_or(str::is_empty) {
+                    bail!(
+                        "scan_executor \"kubernetes\" needs [kubernetes] image (the airlock image scan pods run)"
+                    );
+                }
+                ScanExecutor::Kubernetes(kubernetes)
+            }
+            Some(other) => {
+                bail!("invalid scan_executor {other:?} (use process or kubernetes)")
+            }
+        };
         Ok(Config {
+            scan_executor,
             token_signing_key,
             vulndb,
             gc_interval,
@@ -614,6 +676,7 @@ mod tests {
             webhook_give_up_after: None,
             gc_interval: None,
             job_lease: None,
+            scan_executor: None,
         }
     }
 

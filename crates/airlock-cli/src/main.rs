@@ -25,6 +25,8 @@ mod cmd_webhook;
 mod cmd_worker;
 mod config;
 mod duties;
+#[cfg(feature = "kubernetes")]
+mod k8s_executor;
 mod output;
 mod scan_runner;
 mod vuln_matcher;

@@ -116,29 +116,7 @@ impl ChildScanRunner {
     }
 
     fn job(&self, request: &ScanRequest, blobs_dir: PathBuf) -> ScanJob {
-        let base64 = base64::engine::general_purpose::STANDARD;
-        ScanJob {
-            blobs_dir,
-            reference: format!("{}@{}", request.repository, request.digest),
-            digest: request.digest.to_string(),
-            manifests: request
-                .manifests
-                .iter()
-                .map(|(digest, media_type, bytes)| JobManifest {
-                    digest: digest.to_string(),
-                    media_type: media_type.clone(),
-                    content_base64: base64.encode(bytes),
-                })
-                .collect(),
-            cache_dir: self.cache_dir.clone(),
-            limits: JobLimits {
-                max_layer_bytes: self.limits.max_layer_bytes,
-                max_image_bytes: self.limits.max_image_bytes,
-                max_file_bytes: self.limits.max_file_bytes,
-                max_entries: self.limits.max_entries,
-                timeout_seconds: Some(self.limits.wall_time.as_secs().max(1)),
-            },
-        }
+        job_description(request, blobs_dir, self.cache_dir.clone(), &self.limits)
     }
 
     fn command(&self) -> Command {
@@ -331,6 +309,38 @@ impl ChildScanRunner {
     }
 }
 
+/// The job description `airlock scan-job` reads for `request`.
+pub fn job_description(
+    request: &ScanRequest,
+    blobs_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
+    limits: &ScanJobLimits,
+) -> ScanJob {
+    let base64 = base64::engine::general_purpose::STANDARD;
+    ScanJob {
+        blobs_dir,
+        reference: format!("{}@{}", request.repository, request.digest),
+        digest: request.digest.to_string(),
+        manifests: request
+            .manifests
+            .iter()
+            .map(|(digest, media_type, bytes)| JobManifest {
+                digest: digest.to_string(),
+                media_type: media_type.clone(),
+                content_base64: base64.encode(bytes),
+            })
+            .collect(),
+        cache_dir,
+        limits: JobLimits {
+            max_layer_bytes: limits.max_layer_bytes,
+            max_image_bytes: limits.max_image_bytes,
+            max_file_bytes: limits.max_file_bytes,
+            max_entries: limits.max_entries,
+            timeout_seconds: Some(limits.wall_time.as_secs().max(1)),
+        },
+    }
+}
+
 /// Maps the child's exit status and output to reports or a failure.
 fn interpret(
     status: ExitStatus,
@@ -355,8 +365,26 @@ fn interpret(
             stderr_note()
         )));
     }
-    let output: Option<JobOutput> = serde_json::from_slice(stdout).ok();
-    match (status.code(), output) {
+    interpret_output(status.code(), stdout, &stderr_note(), limits)
+}
+
+/// Maps the scan's exit code and output (the one JSON line `scan-job`
+/// writes, found as the last line that parses, so a log with standard
+/// error mixed in works too) to reports or a failure. `note` is appended
+/// to crash messages.
+pub fn interpret_output(
+    code: Option<i32>,
+    output: &[u8],
+    note: &str,
+    limits: &ScanJobLimits,
+) -> Result<Vec<ScanReport>, ScanFailure> {
+    let output: Option<JobOutput> = serde_json::from_slice(output).ok().or_else(|| {
+        output
+            .split(|b| *b == b'\n')
+            .rev()
+            .find_map(|line| serde_json::from_slice(line).ok())
+    });
+    match (code, output) {
         (Some(0), Some(JobOutput::Done { ok: true, reports })) => Ok(reports),
         (
             Some(code),
@@ -377,7 +405,7 @@ fn interpret(
         (code, _) => Err(ScanFailure::Crashed(format!(
             "scan process exited with {} and no readable result{}",
             code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}")),
-            stderr_note()
+            note
         ))),
     }
 }

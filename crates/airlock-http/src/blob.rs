@@ -1,4 +1,7 @@
 //! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`, with `Range` support.
+//! A whole-blob `GET` is redirected (`307`) when the blob store hands out
+//! presigned URLs (S3 with a presign TTL); `HEAD` and range requests are
+//! always answered here.
 
 use airlock_oci::{Digest, ErrorCode, RepoName};
 use airlock_registry::Registry;
@@ -57,9 +60,20 @@ pub(crate) async fn get(
             .body(Body::empty())
             .expect("valid response"));
     }
-    let range = request
-        .headers
-        .get(header::RANGE)
+    let range_header = request.headers.get(header::RANGE);
+    if range_header.is_none()
+        && let Some(location) = registry.blob_redirect(name, digest).await?
+    {
+        // The storage serves the bytes itself (a presigned S3 URL).
+        return Ok(Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(header::LOCATION, location)
+            .header("docker-content-digest", digest.to_string())
+            .header(header::CONTENT_LENGTH, 0)
+            .body(Body::empty())
+            .expect("valid response"));
+    }
+    let range = range_header
         .and_then(|v| v.to_str().ok())
         .map(|v| parse_range(v, size))
         .transpose()?;

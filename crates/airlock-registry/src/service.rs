@@ -228,6 +228,18 @@ impl Registry {
         Ok((size, range, stream))
     }
 
+    /// A short-lived URL the client may fetch a blob visible in `repository`
+    /// from directly (a presigned S3 GET), or `None` when the registry
+    /// serves the bytes itself.
+    pub async fn blob_redirect(
+        &self,
+        repository: &RepoName,
+        digest: &Digest,
+    ) -> Result<Option<String>, RegistryError> {
+        self.blob_size(repository, digest).await?;
+        Ok(self.blobs.presigned_read(digest).await?)
+    }
+
     /// Removes a blob from `repository` (its content goes at the next gc).
     pub async fn delete_blob(
         &self,

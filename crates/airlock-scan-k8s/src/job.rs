@@ -157,7 +157,11 @@ pub fn job_spec(
         image: Some(template.image.clone()),
         image_pull_policy: Some(template.image_pull_policy.clone()),
         command: Some(vec!["airlock".to_owned()]),
-        args: Some(vec!["scan-job".to_owned(), "--from-env".to_owned()]),
+        args: Some(vec![
+            "scan-job".to_owned(),
+            "--from-env".to_owned(),
+            "--fetch-blobs".to_owned(),
+        ]),
         env: Some(vec![
             EnvVar {
                 name: SCAN_JOB_ENV.to_owned(),
@@ -423,7 +427,7 @@ mod tests {
         assert_eq!(container["command"], serde_json::json!(["airlock"]));
         assert_eq!(
             container["args"],
-            serde_json::json!(["scan-job", "--from-env"])
+            serde_json::json!(["scan-job", "--from-env", "--fetch-blobs"])
         );
         assert_eq!(container["resources"]["limits"]["cpu"], "1");
         assert_eq!(container["resources"]["limits"]["memory"], "2Gi");

@@ -11,17 +11,21 @@
 //!   rpmdb.sqlite with real header blobs, Python, npm, Cargo, Go and
 //!   cargo-auditable ELF binaries, jars, gems, composer, .NET) so analyzer,
 //!   scanner and end-to-end tests share the same data.
+//! - [`S3Server`] runs a real S3-compatible server (`s3s-fs`) for the S3
+//!   storage tests.
 //!
 //! Functions here panic on failure: they only ever run inside tests.
 
 pub mod fixtures;
 mod image;
 mod layer;
+mod s3;
 
 pub use image::{
     BuiltImage, BuiltIndex, BuiltLayer, LayerCompression, OciLayoutBuilder, write_index,
 };
 pub use layer::LayerBuilder;
+pub use s3::{S3_ACCESS_KEY, S3_SECRET_KEY, S3Server, S3TestOptions};
 
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {

@@ -18,6 +18,7 @@ mod openapi;
 mod ops;
 mod pull;
 mod push;
+mod s3_storage;
 mod search_api;
 mod token;
 mod ui;
@@ -177,16 +178,36 @@ impl TestApp {
         TestApp::open(dir, config).await
     }
 
+    /// An application with the default configuration over `blobs`
+    /// (metadata stays in SQLite in a temporary directory).
+    pub async fn with_blob_store(blobs: Arc<dyn airlock_store::BlobStore>) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        TestApp::open_with(dir, RegistryConfig::default(), Some(blobs)).await
+    }
+
     async fn open(dir: tempfile::TempDir, config: RegistryConfig) -> TestApp {
-        let blobs = FsBlobStore::open(dir.path())
-            .await
-            .expect("open blob store");
+        TestApp::open_with(dir, config, None).await
+    }
+
+    async fn open_with(
+        dir: tempfile::TempDir,
+        config: RegistryConfig,
+        blobs: Option<Arc<dyn airlock_store::BlobStore>>,
+    ) -> TestApp {
+        let blobs: Arc<dyn airlock_store::BlobStore> = match blobs {
+            Some(blobs) => blobs,
+            None => Arc::new(
+                FsBlobStore::open(dir.path())
+                    .await
+                    .expect("open blob store"),
+            ),
+        };
         let meta = Arc::new(
             SqliteMetadataStore::open(&dir.path().join("registry.db"))
                 .await
                 .expect("open metadata store"),
         );
-        let registry = Arc::new(Registry::new(meta.clone(), Arc::new(blobs), config));
+        let registry = Arc::new(Registry::new(meta.clone(), blobs, config));
         let (keys, _) = TokenKeys::load_or_create(&dir.path().join("token-signing-key.der"))
             .expect("signing key");
         let accounts = Arc::new(Accounts::new(
