@@ -8,7 +8,7 @@
 //! Where SQLite's `BEGIN IMMEDIATE` serialised a read-then-write, this
 //! adapter takes row locks instead (each place says which):
 //!
-//! * a transition locks its image row (`SELECT … FOR UPDATE`) before the
+//! * a transition locks its image row (`SELECT … FOR NO KEY UPDATE`) before the
 //!   compare-and-set on its state, and the finished job's row before the
 //!   lease check, so a stale worker's transition and a lease takeover
 //!   cannot interleave;
@@ -311,11 +311,13 @@ fn tenant_of_unscanned(repository: &str) -> Option<TenantId> {
 }
 
 /// Reads image `id` inside a write transaction and locks its row
-/// (`FOR UPDATE`) until the transaction ends: the compare-and-set on its
-/// state and the per-image history numbering rely on that lock.
+/// (`FOR NO KEY UPDATE`) until the transaction ends: the compare-and-set
+/// on its state and the per-image history numbering rely on that lock.
+/// (`NO KEY`: rows that merely reference the image, like a new job, are not
+/// held up by it.)
 async fn load_image(conn: &mut PgConnection, id: i64) -> Result<ImageRecord, StoreError> {
     sqlx::query(AssertSqlSafe(format!(
-        "SELECT {IMAGE_COLUMNS} FROM images WHERE id = $1 FOR UPDATE"
+        "SELECT {IMAGE_COLUMNS} FROM images WHERE id = $1 FOR NO KEY UPDATE"
     )))
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -407,11 +409,12 @@ async fn notify_jobs(conn: &mut PgConnection) -> Result<(), StoreError> {
 }
 
 /// `Conflict` unless `worker` holds the lease on job `job_id`. Locks the
-/// job row (`FOR UPDATE`), so the lease cannot be taken over before the
+/// job row (`FOR NO KEY UPDATE`, which `lease_job`'s `SKIP LOCKED` skips), so the lease cannot be taken over before the
 /// caller's transaction ends.
 async fn check_lease(conn: &mut PgConnection, job_id: i64, worker: &str) -> Result<(), StoreError> {
     let held = sqlx::query(
-        "SELECT 1 FROM jobs WHERE id = $1 AND state = 'leased' AND worker = $2 FOR UPDATE",
+        "SELECT 1 FROM jobs WHERE id = $1 AND state = 'leased' AND worker = $2
+         FOR NO KEY UPDATE",
     )
     .bind(job_id)
     .bind(worker.to_owned())
