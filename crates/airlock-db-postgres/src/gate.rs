@@ -118,6 +118,13 @@ impl JobSignal {
             };
             match listening.listener.recv().await {
                 Ok(notification) if notification.payload() == listening.schema => {
+                    // Notifications that queued up while nobody waited say
+                    // nothing new: drop those already here, so the next
+                    // wait does not return at once for each of them.
+                    while let Ok(Ok(_)) =
+                        tokio::time::timeout(Duration::ZERO, listening.listener.recv()).await
+                    {
+                    }
                     self.woken.notify_waiters();
                     return;
                 }
@@ -1576,6 +1583,22 @@ mod tests {
             let waited = waiter.await.expect("waiter");
             assert!(waited < Duration::from_secs(3), "a waiter slept {waited:?}");
         }
+
+        // Enqueues while nobody waits wake the next wait once, not once each.
+        for _ in 0..5 {
+            other.enqueue(&job("acme", image)).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let started = Instant::now();
+        db.store.wait_for_jobs(Duration::from_secs(10)).await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let started = Instant::now();
+        db.store.wait_for_jobs(Duration::from_millis(1000)).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(900),
+            "a stale notification cut the wait to {waited:?}"
+        );
 
         other.close().await;
         db.drop_schema().await;
