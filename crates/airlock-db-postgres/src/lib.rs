@@ -379,6 +379,166 @@ mod tests {
         TestDatabase { store, options }.drop_schema().await;
     }
 
+    #[tokio::test]
+    async fn passes_the_metadata_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::metadata_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_identity_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::identity_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn passes_the_audit_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::audit_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn refuses_to_rewrite_the_audit_log() {
+        use airlock_store::AuditStore;
+        let db = TestDatabase::new().await;
+        let event =
+            airlock_audit::AuditEvent::new(airlock_audit::Actor::user("u"), "auth.login", "u");
+        db.store.append_audit(&[event]).await.unwrap();
+        for sql in [
+            "UPDATE audit_log SET target = 'x'",
+            "DELETE FROM audit_log",
+            "TRUNCATE audit_log",
+        ] {
+            let error = sqlx::query(sql).execute(db.store.pool()).await.unwrap_err();
+            assert!(error.to_string().contains("append-only"), "{sql}: {error}");
+        }
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+            .fetch_one(db.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(count, 1);
+        db.drop_schema().await;
+    }
+
+    /// Two stores (two pools, as two processes would have) append
+    /// concurrently; the chain must still be one gapless, linked order.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_appenders_in_two_processes_keep_one_chain() {
+        use airlock_store::{AuditFilter, AuditStore};
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .unwrap();
+        let stores = [db.store.clone(), other.clone()];
+        let mut tasks = Vec::new();
+        for task in 0..8 {
+            let store = stores[task % 2].clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    let event = airlock_audit::AuditEvent::new(
+                        airlock_audit::Actor::user(format!("writer{task}")),
+                        "auth.login",
+                        format!("t{task}-{i}"),
+                    );
+                    store.append_audit(&[event]).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        for task in tasks {
+            task.await.expect("appender task");
+        }
+        let records = db
+            .store
+            .audit_records(&AuditFilter::default(), 0, 1000)
+            .await
+            .unwrap();
+        assert_eq!(
+            records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (1..=200).collect::<Vec<u64>>()
+        );
+        for pair in records.windows(2) {
+            assert_eq!(pair[1].prev_hash, pair[0].hash, "link at {}", pair[1].seq);
+        }
+        let summary = airlock_audit::verify(records).expect("the chain verifies");
+        assert_eq!(summary.last_seq, 200);
+        other.close().await;
+        db.drop_schema().await;
+    }
+
+    /// A sweep in another process waits for a blob commit that is still
+    /// publishing, then sees its fresh link and keeps the blob.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_sweep_waits_for_a_blob_commit_in_another_process() {
+        use airlock_store::{BlobRef, MetadataStore};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let db = TestDatabase::new().await;
+        let gc = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .unwrap();
+        let old: airlock_oci::RepoName = "gc/old".parse().unwrap();
+        let new: airlock_oci::RepoName = "gc/new".parse().unwrap();
+        let digest = Digest::sha256_of(b"layer");
+        db.store.link_blob(&old, &digest, 5).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let cutoff = OffsetDateTime::now_utc();
+
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
+        let pusher = db.store.clone();
+        let (new_repo, pushed) = (new.clone(), digest.clone());
+        let commit = tokio::spawn(async move {
+            pusher
+                .commit_blob(
+                    &new_repo,
+                    &pushed,
+                    Box::pin(async move {
+                        started_tx.send(()).unwrap();
+                        release_rx.await.unwrap();
+                        Ok(5)
+                    }),
+                )
+                .await
+        });
+        started_rx.await.unwrap();
+
+        let removed = Arc::new(AtomicBool::new(false));
+        let flag = removed.clone();
+        let swept = digest.clone();
+        let sweep = tokio::spawn(async move {
+            gc.sweep_blob(
+                &swept,
+                cutoff,
+                Box::pin(async move {
+                    flag.store(true, Ordering::SeqCst);
+                    Ok(())
+                }),
+            )
+            .await
+            .map(|done| (done, gc))
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !sweep.is_finished(),
+            "the sweep ran while the blob was being published"
+        );
+        release_tx.send(()).unwrap();
+        assert_eq!(commit.await.unwrap().unwrap(), 5);
+        let (done, gc) = sweep.await.unwrap().unwrap();
+        assert!(!done, "the freshly committed blob was swept");
+        assert!(!removed.load(Ordering::SeqCst));
+        assert_eq!(
+            db.store.blob(&new, &digest).await.unwrap(),
+            Some(BlobRef { size: 5 })
+        );
+        gc.close().await;
+        db.drop_schema().await;
+    }
+
     #[test]
     fn only_plain_schema_names_are_accepted() {
         assert!(check_schema_name("airlock_prod").is_ok());
