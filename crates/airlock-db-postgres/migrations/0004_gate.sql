@@ -2,13 +2,14 @@
 -- inventories, versioned policies, exceptions, the event outbox and the
 -- scans that left reports (SQLite's 0003_gate.sql and 0005_reports.sql).
 -- Times are Unix milliseconds (UTC). Where SQLite ordered by `rowid`, a
--- `seq` identity column keeps insertion order.
+-- `seq` identity column keeps insertion order. Repository names sort
+-- bytewise (`COLLATE "C"`), as SQLite's and the registry tables' do.
 
 -- One row per manifest digest pushed to one `unscanned/` repository.
 CREATE TABLE images (
     id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     tenant         TEXT NOT NULL,
-    repository     TEXT NOT NULL,
+    repository     TEXT COLLATE "C" NOT NULL,
     digest         TEXT NOT NULL,
     media_type     TEXT NOT NULL,
     state          TEXT NOT NULL CHECK (state IN ('received', 'queued', 'scanning', 'passed',

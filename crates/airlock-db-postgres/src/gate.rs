@@ -595,6 +595,10 @@ fn scan_report_from_row(row: &PgRow) -> Result<ScanReportRecord, StoreError> {
     })
 }
 
+/// The first key of the blob locks: must equal `metadata`'s
+/// `BLOB_LOCK_CLASS` ("blob"), whose sweeps these locks hold off.
+const BLOB_LOCK_CLASS: i32 = 0x626c_6f62;
+
 /// The id of repository `name`, if it exists.
 async fn repository_id(
     conn: &mut PgConnection,
@@ -831,6 +835,19 @@ impl GateStore for PgStore {
         let target_id = ensure_repository(&mut tx, target).await?;
         let now = now_millis();
         for digest in promotion_closure(&mut tx, source_id, &root).await? {
+            // Linking blobs takes their shared blob locks, as every link
+            // does (see `metadata`), so a concurrent sweep cannot delete
+            // one between this link and its commit.
+            sqlx::query(
+                "SELECT pg_advisory_xact_lock_shared($1, hashtext(child_digest))::text
+                 FROM manifest_references WHERE manifest_digest = $2 AND kind = 'blob'
+                 ORDER BY child_digest",
+            )
+            .bind(BLOB_LOCK_CLASS)
+            .bind(digest.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error("lock promoted blobs"))?;
             sqlx::query(
                 "INSERT INTO blob_links (repository_id, digest, size, linked_at)
                  SELECT $1, l.digest, l.size, $3 FROM blob_links l
@@ -1466,6 +1483,13 @@ mod tests {
             run_after: OffsetDateTime::now_utc() - time::Duration::seconds(1),
             max_attempts: 3,
         }
+    }
+
+    #[tokio::test]
+    async fn passes_the_gate_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::gate_store(&db.store).await;
+        db.drop_schema().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

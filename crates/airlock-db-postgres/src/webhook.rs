@@ -492,3 +492,15 @@ impl WebhookStore for PgStore {
         Ok(delivery)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::TestDatabase;
+
+    #[tokio::test]
+    async fn passes_the_webhook_store_suite() {
+        let db = TestDatabase::new().await;
+        airlock_store::testsuite::webhook_store(&db.store).await;
+        db.drop_schema().await;
+    }
+}
