@@ -1452,7 +1452,13 @@ mod tests {
     use std::collections::BTreeSet;
     use std::time::{Duration, Instant};
 
-    use airlock_store::{GateStore, JobKind, Lane, NewJob};
+    use airlock_audit::{Actor, AuditEvent};
+    use airlock_auth::TenantId;
+    use airlock_oci::Digest;
+    use airlock_store::{
+        GateStore, ImageState, JobKind, Lane, NewJob, OutboxEvent, PushedImage, StoreError,
+        Subscription, Transition, WebhookStore,
+    };
     use time::OffsetDateTime;
 
     use crate::PgStore;
@@ -1489,6 +1495,187 @@ mod tests {
     async fn passes_the_gate_store_suite() {
         let db = TestDatabase::new().await;
         airlock_store::testsuite::gate_store(&db.store).await;
+        db.drop_schema().await;
+    }
+
+    fn pushed(tenant: &str, repository: &str, content: &str) -> PushedImage {
+        PushedImage {
+            tenant: tenant.parse().expect("tenant id"),
+            repository: repository.parse().expect("repository name"),
+            digest: Digest::sha256_of(content.as_bytes()),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            pushed_by: None,
+        }
+    }
+
+    fn audit(action: &str) -> AuditEvent {
+        AuditEvent::new(Actor::system("test"), action, "target")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_transitions_from_two_stores_apply_once() {
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .expect("open a second store on the schema");
+        let (image, _) = db
+            .store
+            .record_push(&pushed("acme", "unscanned/acme/app", "race"), &[], &[])
+            .await
+            .unwrap();
+        let racers: Vec<_> = (0..8)
+            .map(|n| {
+                let store = if n % 2 == 0 {
+                    db.store.clone()
+                } else {
+                    other.clone()
+                };
+                tokio::spawn(async move {
+                    let mut transition =
+                        Transition::new(image.id, ImageState::Received, ImageState::Queued);
+                    transition.audit = vec![audit("image.queue")];
+                    transition.outbox = vec![OutboxEvent::new(
+                        "airlock.scan.queued",
+                        Some("acme".into()),
+                        format!("racer {n}"),
+                        serde_json::json!({}),
+                    )];
+                    store.transition(&transition).await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for racer in racers {
+            match racer.await.expect("racer") {
+                Ok(image) => {
+                    won += 1;
+                    assert_eq!(image.state, ImageState::Queued);
+                }
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+        assert_eq!(won, 1, "exactly one transition applies");
+        assert_eq!(db.store.history(image.id).await.unwrap().len(), 2);
+        assert_eq!(db.store.outbox(100).await.unwrap().len(), 1);
+        other.close().await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_policy_writers_get_distinct_versions() {
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .expect("open a second store on the schema");
+        let tenant: TenantId = "acme".parse().unwrap();
+        let writers: Vec<_> = (0..6)
+            .map(|n| {
+                let store = if n % 2 == 0 {
+                    db.store.clone()
+                } else {
+                    other.clone()
+                };
+                let tenant = tenant.clone();
+                tokio::spawn(async move {
+                    store
+                        .put_policy(
+                            Some(&tenant),
+                            &format!("# v{n}"),
+                            "alice",
+                            &audit("policy.set"),
+                            &[],
+                        )
+                        .await
+                })
+            })
+            .collect();
+        let mut versions = Vec::new();
+        for writer in writers {
+            versions.push(writer.await.expect("writer").expect("policy stored"));
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, vec![1, 2, 3, 4, 5, 6]);
+        other.close().await;
+        db.drop_schema().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_fan_outs_deliver_each_event_once() {
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .expect("open a second store on the schema");
+        let now = OffsetDateTime::now_utc();
+        for id in ["hook-a", "hook-b"] {
+            let subscription = Subscription {
+                id: id.to_owned(),
+                tenant: None,
+                url: format!("https://hooks.example.com/{id}"),
+                events: Vec::new(),
+                secret: "secret".into(),
+                description: id.to_owned(),
+                created_by: "root".into(),
+                created_at: now,
+            };
+            db.store
+                .create_subscription(&subscription, &audit("webhook.create"))
+                .await
+                .unwrap();
+        }
+        for n in 0..30 {
+            let event = OutboxEvent::new(
+                "airlock.image.pushed",
+                Some("acme".into()),
+                format!("event {n}"),
+                serde_json::json!({ "n": n }),
+            );
+            db.store
+                .record_push(
+                    &pushed("acme", "unscanned/acme/app", &format!("fan-out {n}")),
+                    &[],
+                    &[event],
+                )
+                .await
+                .unwrap();
+        }
+        let dispatchers: Vec<_> = (0..4)
+            .map(|n| {
+                let store = if n % 2 == 0 {
+                    db.store.clone()
+                } else {
+                    other.clone()
+                };
+                tokio::spawn(async move {
+                    let mut fanned = 0;
+                    loop {
+                        let batch = store.fan_out(4, OffsetDateTime::now_utc()).await.unwrap();
+                        if batch == 0 {
+                            return fanned;
+                        }
+                        fanned += batch;
+                    }
+                })
+            })
+            .collect();
+        let mut fanned = 0;
+        for dispatcher in dispatchers {
+            fanned += dispatcher.await.expect("dispatcher");
+        }
+        assert_eq!(fanned, 30, "each event fanned out once");
+        for id in ["hook-a", "hook-b"] {
+            let deliveries = db.store.deliveries(id, usize::MAX).await.unwrap();
+            assert_eq!(deliveries.len(), 30, "{id}");
+            // Deliveries follow the outbox order.
+            let subjects: Vec<String> = deliveries
+                .iter()
+                .rev()
+                .map(|d| d.event.subject.clone())
+                .collect();
+            let expected: Vec<String> = (0..30).map(|n| format!("event {n}")).collect();
+            assert_eq!(subjects, expected, "{id}");
+        }
+        other.close().await;
         db.drop_schema().await;
     }
 
