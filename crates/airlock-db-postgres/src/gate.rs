@@ -8,20 +8,23 @@
 //! Where SQLite's `BEGIN IMMEDIATE` serialised a read-then-write, this
 //! adapter takes row locks instead (each place says which):
 //!
-//! * a transition locks its image row (`SELECT … FOR NO KEY UPDATE`) before the
-//!   compare-and-set on its state, and the finished job's row before the
-//!   lease check, so a stale worker's transition and a lease takeover
-//!   cannot interleave;
+//! * a transition locks its image row (`SELECT … FOR NO KEY UPDATE`)
+//!   before the compare-and-set on its state, and the finished job's row
+//!   before the lease check, so a stale worker's transition and a lease
+//!   takeover cannot interleave;
 //! * `lease_job` picks with `FOR UPDATE OF j SKIP LOCKED`: concurrent
 //!   workers (in any number of processes) skip each other's candidates
 //!   instead of waiting, and never take one job twice;
 //! * a new policy version locks its scope with a transaction-scoped
-//!   advisory lock before reading the highest version.
+//!   advisory lock before reading the highest version;
+//! * a promotion takes the shared blob lock of every blob it links, as
+//!   every link does (see `metadata`), so a sweep cannot delete one
+//!   between the link and its commit.
 //!
-//! Every enqueue (here and in transitions) runs `pg_notify('airlock_jobs',
-//! <schema>)` in its transaction, delivered on commit; idle workers wait in
-//! [`GateStore::wait_for_jobs`] on a `LISTEN` connection (see
-//! [`crate::JobSignal`]).
+//! Every enqueue (here and in transitions), and every release of leases,
+//! runs `pg_notify('airlock_jobs', <schema>)` in its transaction, delivered
+//! on commit; idle workers wait in [`GateStore::wait_for_jobs`] on a
+//! `LISTEN` connection (see [`JobSignal`]).
 //!
 //! Leases: a job stays leased by its worker until the job ends or another
 //! worker takes it over after `lease_expires_at`; expiry alone does not
@@ -58,7 +61,7 @@ pub(crate) const JOBS_CHANNEL: &str = "airlock_jobs";
 /// it) and opened again after an error.
 ///
 /// Any number of tasks may wait at once: one of them holds the listener and
-/// reads from it; the others wait for it to [`Notify`] them or for the lock
+/// reads from it; the others wait for it to notify them or for the lock
 /// (taking over reading when the reader's own wait ends first).
 pub(crate) struct JobSignal {
     listener: tokio::sync::Mutex<Option<Listening>>,
@@ -1064,8 +1067,8 @@ impl GateStore for PgStore {
         commit(tx, "job finish").await
     }
 
-    /// Listens on [`JOBS_CHANNEL`] (see [`JobSignal`]), so a worker hears
-    /// an enqueue in any process at once.
+    /// Listens on `airlock_jobs` (one `LISTEN` connection per store), so a
+    /// worker hears an enqueue in any process at once.
     async fn wait_for_jobs(&self, at_most: Duration) {
         self.jobs.wait(&self.options, at_most).await;
     }

@@ -4,7 +4,10 @@
 //! and marks the events delivered in one transaction that first takes a
 //! transaction-scoped advisory lock (`pg_advisory_xact_lock`), so
 //! dispatchers in several processes fan out one at a time, in outbox order,
-//! and an event is fanned out exactly once. The
+//! and an event is fanned out exactly once. (Outbox order is `seq` order
+//! among committed events: `seq` is taken at insert, so an event whose
+//! transaction commits late can be fanned out after a later one; SQLite,
+//! with one writer at a time, never shows that.) The
 //! matching itself is [`Subscription::wants`], in Rust, so every backend
 //! agrees on it.
 //!
