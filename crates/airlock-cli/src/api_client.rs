@@ -371,7 +371,7 @@ async fn local(common: &CommonArgs, gate: Gate) -> anyhow::Result<Transport> {
         .try_init();
     let database = crate::cmd_serve::open_database(&config).await?;
     let registry = crate::cmd_serve::registry_over(&config, database.clone()).await?;
-    let accounts = crate::cmd_serve::open_accounts(&config, database.clone())?;
+    let accounts = crate::cmd_serve::open_accounts(&config, database.clone()).await?;
     if gate == Gate::Wired {
         let gate = crate::cmd_serve::open_gate(&config, database).await?;
         accounts.set_gate_trigger(Arc::new(crate::cmd_gate::GateReevaluation(gate)));

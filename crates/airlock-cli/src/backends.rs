@@ -110,7 +110,7 @@ pub async fn open_blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStor
 
 /// Opens the store scan reports are kept in: `<data-dir>/objects`, or the
 /// S3 bucket.
-pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+pub async fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
     match &config.storage {
         StorageConfig::Filesystem => {
             let root = config.data_dir.join("objects");
@@ -118,7 +118,7 @@ pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>
                 .with_context(|| format!("cannot open the report store {}", root.display()))?;
             Ok(Arc::new(store))
         }
-        StorageConfig::S3(s3) => open_s3_reports(s3),
+        StorageConfig::S3(s3) => open_s3_reports(s3).await,
     }
 }
 
@@ -128,7 +128,7 @@ async fn open_s3_blobs(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn 
 }
 
 #[cfg(not(feature = "s3"))]
-fn open_s3_reports(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+async fn open_s3_reports(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn ReportStore>> {
     anyhow::bail!(s3_missing())
 }
 
@@ -136,4 +136,32 @@ fn open_s3_reports(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn Repo
 fn s3_missing() -> &'static str {
     "the storage backend is s3, but this airlock was built without it; \
      rebuild with `cargo build --release --features s3`"
+}
+
+#[cfg(feature = "s3")]
+fn s3_options(s3: &crate::config::S3Config) -> airlock_store_s3::S3Options {
+    let mut options = airlock_store_s3::S3Options::new(s3.bucket.clone());
+    options.endpoint = s3.endpoint.clone();
+    options.region = s3.region.clone();
+    options.prefix = s3.prefix.clone();
+    options.path_style = s3.path_style;
+    options.allow_http = s3.allow_http;
+    options.presign_ttl = s3.presign_ttl;
+    options
+}
+
+#[cfg(feature = "s3")]
+async fn open_s3_blobs(s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let store = airlock_store_s3::S3BlobStore::open(&s3_options(s3))
+        .await
+        .context("cannot open the S3 blob store")?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(feature = "s3")]
+async fn open_s3_reports(s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+    let store = airlock_store_s3::S3ReportStore::open(&s3_options(s3))
+        .await
+        .context("cannot open the S3 report store")?;
+    Ok(Arc::new(store))
 }

@@ -38,7 +38,7 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Arc<dyn Database>>
 
 /// Builds the identity service over the database, with the token signing
 /// key kept in the data directory (generated on first use).
-pub fn open_accounts(
+pub async fn open_accounts(
     config: &Config,
     database: Arc<dyn Database>,
 ) -> anyhow::Result<Arc<Accounts>> {
@@ -53,14 +53,14 @@ pub fn open_accounts(
         TokenService::new(keys, SERVICE, config.token_ttl),
         LoginThrottle::default(),
     );
-    accounts.set_report_store(open_report_store(config)?);
+    accounts.set_report_store(open_report_store(config).await?);
     accounts.set_webhook_settings(config.webhook_settings());
     Ok(Arc::new(accounts))
 }
 
 /// The object store scan reports are kept in.
-pub fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
-    crate::backends::open_report_store(config)
+pub async fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
+    crate::backends::open_report_store(config).await
 }
 
 /// The base of absolute links (reports in events): the configured
@@ -106,7 +106,7 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
     };
     let matcher = crate::vuln_matcher::VulnDbMatcher::new(config.vulndb.clone());
     let reports = ReportOutput {
-        store: open_report_store(config)?,
+        store: open_report_store(config).await?,
         blobs,
         external_url: external_base(config),
     };
@@ -403,7 +403,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<u8> {
 async fn serve(config: Config, with_workers: bool) -> anyhow::Result<()> {
     let database = open_database(&config).await?;
     let registry = registry_over(&config, database.clone()).await?;
-    let accounts = open_accounts(&config, database.clone())?;
+    let accounts = open_accounts(&config, database.clone()).await?;
     let admin_password = std::env::var("AIRLOCK_ADMIN_PASSWORD").ok();
     if let Some(generated) = accounts
         .bootstrap_admin(admin_password.as_deref())

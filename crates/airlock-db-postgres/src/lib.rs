@@ -116,6 +116,8 @@ fn check_schema_name(schema: &str) -> Result<(), StoreError> {
 pub struct PgStore {
     pool: PgPool,
     options: PgOptions,
+    /// The `LISTEN` connection idle workers wait on (shared by clones).
+    jobs: std::sync::Arc<gate::JobSignal>,
 }
 
 /// Where a database's schema stands against this build's migrations.
@@ -164,7 +166,11 @@ impl PgStore {
             .connect_with(options.connect_options()?)
             .await
             .map_err(|e| StoreError::backend("connect to the database", e))?;
-        Ok(PgStore { pool, options })
+        Ok(PgStore {
+            pool,
+            options,
+            jobs: std::sync::Arc::new(gate::JobSignal::new()),
+        })
     }
 
     /// Applies every pending migration (creating the configured schema

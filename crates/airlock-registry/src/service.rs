@@ -393,7 +393,18 @@ impl Registry {
         let hash = Arc::try_unwrap(hash)
             .map(|m| m.into_inner().expect("running hash poisoned"))
             .ok();
-        let new_offset = appended?;
+        let new_offset = match appended {
+            // Another replica appended to this session meanwhile: the
+            // client's chunk no longer starts where the upload ends.
+            Err(StoreError::Conflict(_)) => {
+                return Err(RegistryError::UploadOutOfOrder {
+                    id: id.to_owned(),
+                    offset,
+                    start: start.unwrap_or(offset),
+                });
+            }
+            other => other?,
+        };
         if let Some(hash) = hash
             && hash.offset == new_offset
         {
