@@ -5,7 +5,7 @@
 //!   database and filesystem blob store, as `airlock` does unconfigured;
 //! * `postgres-s3`: every data directory gets, the first time a test uses
 //!   it, an `airlock.toml` naming a schema of its own in the PostgreSQL
-//!   database at [`DATABASE_URL`] and a key prefix of its own in the one
+//!   database at [`DATABASE_URL`] and a key prefix of its own (`d<n>`) in the one
 //!   s3s-fs server this test process shares ([`SharedS3`]); the schema is
 //!   migrated with `airlock migrate`, and every `airlock` the support code
 //!   starts for that directory gets `AIRLOCK_CONFIG` and the S3
@@ -26,6 +26,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -33,8 +34,12 @@ use serde_json::Value;
 
 /// The PostgreSQL database the `postgres-s3` backend puts its schemas in.
 pub const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-/// The bucket s3s-fs serves.
-const BUCKET: &str = "airlock-e2e";
+/// The bucket s3s-fs serves. Bucket and prefixes are kept short: s3s-fs
+/// keeps each object's metadata in a file named after the base64 of bucket
+/// and key, and a long key (a report under
+/// `reports/<tenant>/<repo>/<digest>/<uuid>/sbom.cdx.json`) would exceed the
+/// filesystem's 255-byte file names (`File name too long`, HTTP 500).
+const BUCKET: &str = "e2e";
 /// Credentials s3s-fs accepts.
 const ACCESS_KEY: &str = "airlock-e2e-access";
 const SECRET_KEY: &str = "airlock-e2e-secret-0123456789";
@@ -344,10 +349,12 @@ fn prepare(data_dir: &Path) -> PathBuf {
         config.display()
     );
     let s3 = shared_s3();
+    // Prefixes need only be unique within the process (the server is its own).
+    static PREFIXES: AtomicUsize = AtomicUsize::new(0);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let setup = Setup {
         schema: format!("e2e_{}", &id[..12]),
-        prefix: format!("e2e-{}", &id[..12]),
+        prefix: format!("d{}", PREFIXES.fetch_add(1, Ordering::Relaxed)),
     };
     s3.register_schema(&setup.schema);
     std::fs::write(
