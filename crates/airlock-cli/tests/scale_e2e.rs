@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use airlock_testkit::s3::S3Server;
+use airlock_testkit::S3Server;
 use support::gate::{CVE, FIXED, RECORD, VULNERABLE, django_layout};
 use support::{AIRLOCK, Server, free_port, http, pull_layout, push_layout, require_tools};
 
