@@ -77,22 +77,6 @@ pub fn postgres_s3() -> bool {
     backend() == Backend::PostgresS3
 }
 
-/// Prints a loud banner and returns `true` when `test` cannot run on the
-/// current backend because it is about SQLite or the filesystem layout
-/// itself; the caller returns early.
-pub fn skip_unless_sqlite(test: &str, reason: &str) -> bool {
-    if !postgres_s3() {
-        return false;
-    }
-    let banner = "!".repeat(72);
-    // Written to the process's stderr directly: the harness captures eprintln!.
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{banner}\n!!! SKIPPED {test} on postgres-s3: {reason}\n{banner}\n"
-    );
-    true
-}
-
 /// `true` while `data_dir` has never been used by `airlock` (no database
 /// yet), so a server started over it should get the standard tenants.
 pub fn is_fresh(data_dir: &Path) -> bool {

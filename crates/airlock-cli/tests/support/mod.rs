@@ -27,7 +27,7 @@ pub mod gate;
 pub mod receiver;
 
 #[allow(unused_imports)] // each test binary uses a different subset
-pub use backend::{db_exec, db_rows, postgres_s3, skip_unless_sqlite, staged_upload_bytes};
+pub use backend::{db_exec, db_rows, postgres_s3, staged_upload_bytes};
 
 /// The binary under test.
 pub const AIRLOCK: &str = env!("CARGO_BIN_EXE_airlock");
