@@ -292,13 +292,14 @@ struct Setup {
     prefix: String,
 }
 
+/// Every data directory this process prepared (canonical path, setup).
 fn setups() -> &'static Mutex<Vec<(PathBuf, Setup)>> {
     static SETUPS: OnceLock<Mutex<Vec<(PathBuf, Setup)>>> = OnceLock::new();
     SETUPS.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-/// The schema and prefix of a prepared data directory (read back from its
-/// configuration file when another part of the test prepared it).
+/// The schema and prefix of `data_dir`, preparing it first if no `airlock`
+/// ran over it yet.
 fn setup_of(data_dir: &Path) -> Setup {
     prepare(data_dir);
     let key = canonical(data_dir);
