@@ -188,7 +188,7 @@ pub enum ScanExecutor {
     /// `airlock scan-job` as a child process with OS limits.
     Process,
     /// A Kubernetes Job per scan.
-    Kubernetes(KubernetesConfig),
+    Kubernetes(Box<KubernetesConfig>),
 }
 
 /// Where metadata (registry state, identities, the gate's queue, the
@@ -589,7 +589,7 @@ impl Config {
                         "scan_executor \"kubernetes\" needs [kubernetes] image (the airlock image scan pods run)"
                     );
                 }
-                ScanExecutor::Kubernetes(kubernetes)
+                ScanExecutor::Kubernetes(Box::new(kubernetes))
             }
             Some(other) => {
                 bail!("invalid scan_executor {other:?} (use process or kubernetes)")
