@@ -1739,6 +1739,79 @@ mod tests {
         db.drop_schema().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn expired_leases_are_taken_over_once_by_concurrent_workers() {
+        let db = TestDatabase::new().await;
+        let other = PgStore::connect_unchecked(db.options.clone())
+            .await
+            .expect("open a second store on the schema");
+        let image = image_for_jobs(&db.store, "acme").await;
+        let mut enqueued = BTreeSet::new();
+        for _ in 0..12 {
+            enqueued.insert(db.store.enqueue(&job("acme", image)).await.unwrap());
+        }
+        // A worker leases everything and dies: its leases run out.
+        // (One clock reading, or its own expired leases come back to it.)
+        let leased_at = OffsetDateTime::now_utc();
+        let mut dead = 0;
+        while dead < 100
+            && db
+                .store
+                .lease_job("dead", Duration::from_millis(1), leased_at)
+                .await
+                .unwrap()
+                .is_some()
+        {
+            dead += 1;
+        }
+        assert_eq!(dead, 12);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        let mut workers = Vec::new();
+        for n in 0..6 {
+            let store = if n % 2 == 0 {
+                db.store.clone()
+            } else {
+                other.clone()
+            };
+            workers.push(tokio::spawn(async move {
+                let worker = format!("worker-{n}");
+                let mut taken = Vec::new();
+                while let Some(job) = store
+                    .lease_job(&worker, Duration::from_secs(60), OffsetDateTime::now_utc())
+                    .await
+                    .expect("lease a job")
+                {
+                    assert_eq!(job.attempts, 2, "the second attempt of job {}", job.id);
+                    taken.push(job.id);
+                }
+                taken
+            }));
+        }
+        let mut all = Vec::new();
+        for worker in workers {
+            all.extend(worker.await.expect("leasing loop"));
+        }
+        all.sort_unstable();
+        let unique: BTreeSet<i64> = all.iter().copied().collect();
+        assert_eq!(
+            all.len(),
+            unique.len(),
+            "a lease was taken over twice: {all:?}"
+        );
+        assert_eq!(unique, enqueued);
+        assert!(
+            !db.store
+                .leased_workers()
+                .await
+                .unwrap()
+                .contains(&"dead".to_owned()),
+            "the dead worker holds nothing"
+        );
+        other.close().await;
+        db.drop_schema().await;
+    }
+
     #[tokio::test]
     async fn a_waiting_worker_hears_an_enqueue_in_another_store() {
         let db = TestDatabase::new().await;
