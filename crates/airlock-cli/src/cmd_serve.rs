@@ -281,6 +281,27 @@ pub fn start_duties(
             },
         ));
     }
+    if let Some(every) = config.vulndb_refresh {
+        let path = config.vulndb.clone();
+        let mirror = config.vulndb_mirror.clone();
+        let ecosystems = config.vulndb_ecosystems.clone();
+        let reevaluating = gate.clone();
+        tasks.push(crate::duties::periodic(
+            database.clone(),
+            "vulndb-refresh",
+            every,
+            stop.clone(),
+            move || {
+                let (path, gate) = (path.clone(), reevaluating.clone());
+                let options = airlock_vulndb::UpdateOptions {
+                    mirror: mirror.clone(),
+                    ecosystems: ecosystems.clone(),
+                    progress: false,
+                };
+                async move { refresh_vulndb(path, options, &gate).await }
+            },
+        ));
+    }
     let dispatcher = airlock_notify::Dispatcher::new(database.clone(), dispatch_config(config)?)
         .context("cannot start the webhook dispatcher")?;
     tasks.push(crate::duties::exclusive(
@@ -309,6 +330,48 @@ pub fn start_duties(
         ));
     }
     Ok(tasks)
+}
+
+/// Refreshes the vulnerability database from the mirror (conditional GETs;
+/// a new generation is switched in atomically, so workers reading the same
+/// file never see half of it), then re-evaluates every promoted image when
+/// anything changed.
+async fn refresh_vulndb(
+    path: std::path::PathBuf,
+    options: airlock_vulndb::UpdateOptions,
+    gate: &Gate,
+) {
+    let updating = path.clone();
+    let report =
+        tokio::task::spawn_blocking(move || airlock_vulndb::update(&updating, &options)).await;
+    let report = match report {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            tracing::warn!(path = %path.display(), error = %e, "vulnerability database refresh failed");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "vulnerability database refresh panicked");
+            return;
+        }
+    };
+    let changed = report.sources.iter().filter(|s| !s.not_modified).count();
+    tracing::info!(
+        path = %path.display(),
+        changed,
+        "refreshed the vulnerability database"
+    );
+    if changed > 0 {
+        match gate.reevaluate_all(None).await {
+            Ok(queued) => tracing::info!(
+                images = queued,
+                "queued re-evaluations after new vulnerability data"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not queue re-evaluations after new vulnerability data")
+            }
+        }
+    }
 }
 
 /// One round of the gate's upkeep: jobs of dead local workers, stuck

@@ -94,6 +94,15 @@ pub struct ServerArgs {
     /// Where scans run: `process` (a child process) or `kubernetes` (a Job per scan; feature `kubernetes`) [default: process].
     #[arg(long, env = "AIRLOCK_SCAN_EXECUTOR")]
     pub scan_executor: Option<String>,
+    /// Refresh the vulnerability database from the mirror this often, once cluster-wide, e.g. `6h`; `0` turns it off [default: 0].
+    #[arg(long, env = "AIRLOCK_VULNDB_REFRESH")]
+    pub vulndb_refresh: Option<String>,
+    /// Base URL serving `<Ecosystem>/all.zip` for the refresh [default: osv.dev's bucket].
+    #[arg(long, env = "AIRLOCK_OSV_MIRROR")]
+    pub vulndb_mirror: Option<String>,
+    /// Ecosystems the refresh fetches, comma-separated, e.g. `PyPI,Go` [default: those in the database, or airlock's list for a new one].
+    #[arg(long, env = "AIRLOCK_VULNDB_ECOSYSTEMS", value_delimiter = ',')]
+    pub vulndb_ecosystems: Option<Vec<String>>,
 }
 
 /// The configuration file, as written.
@@ -123,6 +132,9 @@ struct RawConfig {
     token_signing_key: Option<PathBuf>,
     vulndb: Option<PathBuf>,
     scan_executor: Option<String>,
+    vulndb_refresh: Option<String>,
+    vulndb_mirror: Option<String>,
+    vulndb_ecosystems: Option<Vec<String>>,
     kubernetes: Option<KubernetesConfig>,
     database: Option<RawDatabase>,
     storage: Option<RawStorage>,
@@ -346,6 +358,11 @@ pub struct Config {
     pub token_signing_key: PathBuf,
     pub vulndb: PathBuf,
     pub scan_executor: ScanExecutor,
+    /// `None`: the vulnerability database is not refreshed by the server.
+    pub vulndb_refresh: Option<Duration>,
+    pub vulndb_mirror: String,
+    /// Empty: those in the database, or airlock's default list.
+    pub vulndb_ecosystems: Vec<String>,
 }
 
 /// How webhooks are delivered.
@@ -595,7 +612,24 @@ impl Config {
                 bail!("invalid scan_executor {other:?} (use process or kubernetes)")
             }
         };
+        let vulndb_refresh = server
+            .and_then(|s| s.vulndb_refresh.clone())
+            .or(file.vulndb_refresh)
+            .map(|text| parse_duration(&text).context("invalid vulndb_refresh"))
+            .transpose()?
+            .filter(|every| !every.is_zero());
+        let vulndb_mirror = server
+            .and_then(|s| s.vulndb_mirror.clone())
+            .or(file.vulndb_mirror)
+            .unwrap_or_else(|| airlock_vulndb::DEFAULT_MIRROR.to_owned());
+        let vulndb_ecosystems = server
+            .and_then(|s| s.vulndb_ecosystems.clone())
+            .or(file.vulndb_ecosystems)
+            .unwrap_or_default();
         Ok(Config {
+            vulndb_ecosystems,
+            vulndb_refresh,
+            vulndb_mirror,
             scan_executor,
             token_signing_key,
             vulndb,
@@ -677,6 +711,9 @@ mod tests {
             gc_interval: None,
             job_lease: None,
             scan_executor: None,
+            vulndb_refresh: None,
+            vulndb_mirror: None,
+            vulndb_ecosystems: None,
         }
     }
 

@@ -13,6 +13,7 @@
 //! | `gate-maintenance` | reconcile stuck images, expired exceptions, rejected-image retention | 30 s |
 //! | `upload-expiry` | drop idle upload sessions | 5 min |
 //! | `gc` | garbage-collect unreferenced blobs (`--gc-interval`) | 24 h |
+//! | `vulndb-refresh` | refresh the vulnerability database from the mirror, then re-evaluate (`--vulndb-refresh`) | off |
 //! | `webhook-dispatcher` | deliver the outbox to webhooks | continuous |
 //! | `audit-syslog` | forward the audit log to syslog | continuous |
 

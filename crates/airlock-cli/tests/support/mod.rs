@@ -104,6 +104,10 @@ const AIRLOCK_ENV: &[&str] = &[
     "AIRLOCK_JOB_LEASE",
     "AIRLOCK_NO_WORKERS",
     "AIRLOCK_METRICS_LISTEN",
+    "AIRLOCK_SCAN_EXECUTOR",
+    "AIRLOCK_VULNDB_REFRESH",
+    "AIRLOCK_OSV_MIRROR",
+    "AIRLOCK_VULNDB_ECOSYSTEMS",
 ];
 
 /// Returns `true` when every tool is on `PATH`. When one is missing, panics
