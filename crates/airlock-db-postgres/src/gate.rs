@@ -598,38 +598,6 @@ fn scan_report_from_row(row: &PgRow) -> Result<ScanReportRecord, StoreError> {
     })
 }
 
-/// The first key of the blob locks: must equal `metadata`'s
-/// `BLOB_LOCK_CLASS` ("blob"), whose sweeps these locks hold off.
-const BLOB_LOCK_CLASS: i32 = 0x626c_6f62;
-
-/// The id of repository `name`, if it exists.
-async fn repository_id(
-    conn: &mut PgConnection,
-    name: &RepoName,
-) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")
-        .bind(name.as_str().to_owned())
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error("look up repository"))
-}
-
-/// The id of repository `name`, created if missing (a concurrent creator
-/// wins harmlessly through the unique name).
-async fn ensure_repository(conn: &mut PgConnection, name: &RepoName) -> Result<i64, StoreError> {
-    sqlx::query(
-        "INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-    )
-    .bind(name.as_str().to_owned())
-    .bind(now_millis())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error("create repository"))?;
-    repository_id(conn, name)
-        .await?
-        .ok_or_else(|| StoreError::Conflict(format!("repository {name} vanished")))
-}
-
 /// The digests to copy when promoting `root` out of `repository_id`: the
 /// manifest, its child manifests and the manifests that name any of these
 /// as their subject (signatures, SBOMs), closed transitively, restricted to
@@ -816,7 +784,7 @@ impl GateStore for PgStore {
                 image.id, image.state, transition.from
             )));
         }
-        let source_id = repository_id(&mut tx, &image.repository)
+        let source_id = PgStore::repository_id(&mut tx, &image.repository)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("repository {}", image.repository)))?;
         let root = image.digest.to_string();
@@ -835,7 +803,7 @@ impl GateStore for PgStore {
                 image.repository
             )));
         }
-        let target_id = ensure_repository(&mut tx, target).await?;
+        let target_id = PgStore::ensure_repository(&mut tx, target).await?;
         let now = now_millis();
         for digest in promotion_closure(&mut tx, source_id, &root).await? {
             // Linking blobs takes their shared blob locks, as every link
@@ -846,7 +814,7 @@ impl GateStore for PgStore {
                  FROM manifest_references WHERE manifest_digest = $2 AND kind = 'blob'
                  ORDER BY child_digest",
             )
-            .bind(BLOB_LOCK_CLASS)
+            .bind(crate::metadata::BLOB_LOCK_CLASS)
             .bind(digest.clone())
             .execute(&mut *tx)
             .await

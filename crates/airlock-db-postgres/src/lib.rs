@@ -257,12 +257,10 @@ fn db_error(operation: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
 }
 
 /// A value read back from the database that does not parse.
-#[allow(dead_code)]
 fn unreadable(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::backend(format!("read {what} from database"), e)
 }
 
-#[allow(dead_code)]
 fn now_millis() -> i64 {
     to_millis(OffsetDateTime::now_utc())
 }
@@ -276,7 +274,6 @@ fn from_millis(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-#[allow(dead_code)]
 fn parse_digest(s: &str) -> Result<Digest, StoreError> {
     s.parse()
         .map_err(|e| StoreError::backend("read digest from database", e))
@@ -284,7 +281,7 @@ fn parse_digest(s: &str) -> Result<Digest, StoreError> {
 
 /// A fresh store in a schema of its own on the test server
 /// (`AIRLOCK_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`),
-/// migrated; the schema is dropped by [`TestDatabase::drop_schema`].
+/// migrated; the schema is dropped by `TestDatabase::drop_schema`.
 pub mod testing {
     use super::{PgOptions, PgStore};
 

@@ -43,7 +43,7 @@ use crate::{PgStore, db_error, from_millis, now_millis, parse_digest, to_millis}
 /// The first key of the two-key advisory locks on blob digests (the second
 /// is `hashtext(digest)`). Two-key advisory locks live apart from the
 /// one-key ones such as the audit lock, so the two never collide.
-const BLOB_LOCK_CLASS: i32 = 0x626c_6f62; // "blob"
+pub(crate) const BLOB_LOCK_CLASS: i32 = 0x626c_6f62; // "blob"
 
 /// Takes `digest`'s blob lock in shared mode until the transaction ends:
 /// held by everything that publishes, links or references the blob.
@@ -86,7 +86,8 @@ fn limit_value(limit: Option<usize>) -> Option<i64> {
 }
 
 impl PgStore {
-    async fn repository_id(
+    /// The id of repository `name`, if it exists.
+    pub(crate) async fn repository_id(
         conn: &mut PgConnection,
         name: &RepoName,
     ) -> Result<Option<i64>, StoreError> {
@@ -100,7 +101,7 @@ impl PgStore {
     /// The repository's id, creating it if needed. A concurrent creation
     /// of the same name makes the insert wait for it, then do nothing; the
     /// read that follows (a new statement) sees the committed row.
-    async fn ensure_repository(
+    pub(crate) async fn ensure_repository(
         conn: &mut PgConnection,
         name: &RepoName,
     ) -> Result<i64, StoreError> {
