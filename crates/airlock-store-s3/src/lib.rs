@@ -293,6 +293,9 @@ struct UploadListing {
     exists: bool,
     chunks: Vec<Chunk>,
     others: Vec<Path>,
+    /// "Directories" below the upload (the temporary keys of multipart
+    /// appends), listed only when the upload is deleted.
+    subdirs: Vec<Path>,
 }
 
 impl UploadListing {
@@ -360,16 +363,21 @@ impl S3BlobStore {
             .join(format!("{start:0width$}", width = OFFSET_DIGITS))
     }
 
-    /// Lists the objects of one upload, chunks sorted by offset.
+    /// Lists the objects of one upload, chunks sorted by offset. One level
+    /// only (a delimited listing): servers that answer a prefix listing by
+    /// walking the bucket (s3s-fs does) stay cheap, and the temporary keys
+    /// below are only wanted when the upload is deleted.
     async fn list_upload(&self, id: &str, dir: &Path) -> Result<UploadListing, StoreError> {
-        let objects: Vec<ObjectMeta> = self
+        let result = self
             .client
-            .list(Some(dir))
-            .try_collect()
+            .list_with_delimiter(Some(dir))
             .await
             .map_err(self.fail(format!("list upload {id}")))?;
-        let mut listing = UploadListing::default();
-        for object in objects {
+        let mut listing = UploadListing {
+            subdirs: result.common_prefixes,
+            ..UploadListing::default()
+        };
+        for object in result.objects {
             let name = object.location.filename().unwrap_or_default();
             let relative_depth = object.location.parts().count() - dir.parts().count();
             if relative_depth == 1 && name == CREATED_MARKER {
@@ -590,10 +598,21 @@ impl S3BlobStore {
             .others
             .into_iter()
             .partition(|p| p.filename() == Some(CREATED_MARKER));
+        let mut below = Vec::new();
+        for subdir in &listing.subdirs {
+            let objects: Vec<ObjectMeta> = self
+                .client
+                .list(Some(subdir))
+                .try_collect()
+                .await
+                .map_err(self.fail(format!("list upload {id} temporaries")))?;
+            below.extend(objects.into_iter().map(|o| o.location));
+        }
         let paths = markers
             .into_iter()
             .chain(listing.chunks.into_iter().map(|c| c.path))
-            .chain(temporaries);
+            .chain(temporaries)
+            .chain(below);
         for path in paths {
             match self.client.delete(&path).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
