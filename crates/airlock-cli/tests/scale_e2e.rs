@@ -286,6 +286,50 @@ fn wait_all_decided(cluster: &Cluster, count: usize, within: Duration) -> Vec<Ve
     }
 }
 
+/// A fixed (passing) django image with an extra layer of 24 MiB of
+/// incompressible bytes, so its scan (fetching the layer from S3,
+/// decompressing and walking it) holds its job for a while.
+fn slow_layout(dir: &std::path::Path) -> (PathBuf, String) {
+    let mut state = support::fresh_seed() | 1;
+    let noise: Vec<u8> = (0..24 << 20)
+        .map(|_| {
+            // xorshift64: cheap, incompressible enough for gzip.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let built = support::gate::django_image(FIXED, support::fresh_seed())
+        .layer(
+            airlock_testkit::LayerBuilder::new().file("opt/noise.bin", noise),
+            airlock_testkit::LayerCompression::Gzip,
+        )
+        .write(dir);
+    (dir.to_owned(), built.manifest_digest)
+}
+
+/// Waits until one of `workers` holds a scan job; returns the job id and
+/// the index of that worker.
+fn held_job(cluster: &Cluster, workers: &[&Server]) -> (String, usize) {
+    let prefixes: Vec<String> = workers.iter().map(|w| format!("-{}-", w.pid())).collect();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let leased = cluster.rows("SELECT id, worker FROM jobs WHERE state = 'leased'");
+        for row in &leased {
+            if let Some(index) = prefixes.iter().position(|p| row[1].contains(p.as_str())) {
+                return (row[0].clone(), index);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no worker held a job; jobs: {:?}",
+            cluster.rows("SELECT id, state, worker FROM jobs ORDER BY id")
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn replicas_and_workers_share_one_database_and_one_bucket() {
     if !require_tools(
@@ -355,23 +399,23 @@ fn replicas_and_workers_share_one_database_and_one_bucket() {
         pushed.push(digest);
     }
 
-    // Kill the first worker while it holds a scan job.
-    let prefix = format!("-{}-", first.pid());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let held = loop {
-        let leased = cluster.rows("SELECT id, worker FROM jobs WHERE state = 'leased'");
-        if let Some(row) = leased.iter().find(|row| row[1].contains(&prefix)) {
-            break row[0].clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "worker 1 never held a job; jobs: {:?}\nworker 1 log:\n{}",
-            cluster.rows("SELECT id, state, worker FROM jobs"),
-            first.logs()
-        );
-        std::thread::sleep(Duration::from_millis(10));
+    // A slow image last: kill whichever worker holds a scan job.
+    let (slow, slow_digest) = slow_layout(&layouts.join("slow-1"));
+    push_layout(
+        &slow,
+        "img",
+        &b.docker_ref("unscanned/team-a/slow1:v1"),
+        &["--preserve-digests"],
+    );
+    pushed.push(slow_digest);
+    let (held, index) = held_job(&cluster, &[&first, &second]);
+    let (killed, survivor) = if index == 0 {
+        (first, second)
+    } else {
+        (second, first)
     };
-    first.kill_hard();
+    let prefix = format!("-{}-", killed.pid());
+    killed.kill_hard();
 
     let rows = wait_all_decided(&cluster, pushed.len(), Duration::from_secs(120));
     let job = cluster.rows(&format!(
@@ -399,7 +443,10 @@ fn replicas_and_workers_share_one_database_and_one_bucket() {
         "an image was decided twice: {terminal:?}"
     );
     let promoted = rows.iter().filter(|row| row[2] == "promoted").count();
-    assert_eq!(promoted, 3, "the three fixed images pass: {rows:?}");
+    assert_eq!(
+        promoted, 4,
+        "the three fixed images and the slow one pass: {rows:?}"
+    );
 
     // Promoted images are readable through either replica.
     let scanned = http()
@@ -410,14 +457,41 @@ fn replicas_and_workers_share_one_database_and_one_bucket() {
         .unwrap();
     assert_eq!(scanned.status(), 200);
 
-    // The worker that is left stops cleanly and hands nothing back leased.
-    let status = second.terminate();
+    // Graceful shutdown: the worker that is left gets SIGTERM while it holds
+    // a scan job (of another slow image), and hands the job back at once
+    // rather than after its lease.
+    let (slow, slow_digest) = slow_layout(&layouts.join("slow-2"));
+    push_layout(
+        &slow,
+        "img",
+        &a.docker_ref("unscanned/team-a/slow2:v1"),
+        &["--preserve-digests"],
+    );
+    let more = [slow_digest];
+    let (held, _) = held_job(&cluster, &[&survivor]);
+    let status = survivor.terminate();
     assert!(status.success(), "{status:?}");
+    let job = cluster.rows(&format!(
+        "SELECT state, coalesce(worker, '') FROM jobs WHERE id = {held}"
+    ));
+    eprintln!("after SIGTERM, job {held} is {job:?}");
+    assert!(
+        job[0][0] == "done" || (job[0][0] == "ready" && job[0][1].is_empty()),
+        "job {held} was handed back on shutdown (or finished first): {job:?}"
+    );
     assert!(
         cluster
             .rows("SELECT id FROM jobs WHERE state = 'leased'")
-            .is_empty()
+            .is_empty(),
+        "a stopped worker leaves no lease behind"
     );
+    let third = cluster.worker("worker-3");
+    wait_all_decided(
+        &cluster,
+        pushed.len() + more.len(),
+        Duration::from_secs(120),
+    );
+    drop(third);
     let verified = cluster.cli(&["audit", "verify"]);
     assert!(verified.contains("audit log intact"), "{verified}");
     drop(a);
