@@ -2,32 +2,47 @@
 # Scale-out throughput (a measurement, not a test).
 #
 # IMAGES (default 200) distinct small images (one ~64 KiB layer each) go
-# through the gate in four set-ups on this machine, each on fresh storage:
+# through the gate in these set-ups on this machine, each on fresh storage:
 #
-#   embedded-1   airlock serve, SQLite + local disk, 1 scan worker
-#   embedded-2   the same with 2 scan workers
-#   scaled-1     airlock serve --no-workers + 1 airlock worker process,
-#                PostgreSQL (127.0.0.1:5432, a schema of its own) + S3 (s3s-fs)
-#   scaled-2     the same with 2 worker processes
+#   embedded-1      airlock serve, SQLite + local disk, 1 scan worker
+#   embedded-2      the same with 2 scan workers
+#   scaled-1        airlock serve --no-workers + 1 airlock worker process
+#                   (--scan-workers 1), PostgreSQL (127.0.0.1:5432, a schema
+#                   of its own) + S3 (s3s-fs with TCP_NODELAY, see below)
+#   scaled-2        the same with 2 worker processes
+#   scaled-1x4      1 worker process at --scan-workers 4 (a worker's default
+#                   is one per core): jobs overlap their round trips
+#   scaled-1-async  scaled-1 with PostgreSQL's synchronous_commit = off (a
+#                   commit does not wait for its WAL flush): what flushes cost
+#   scaled-1-stock  scaled-1 on the stock s3s-fs binary the tests use
+#
+# The S3 server: stock s3s-fs 0.14.1 leaves Nagle's algorithm on, so a GET
+# answer's body waits for the client's delayed ACK of its headers (40 ms)
+# about half the time. Production S3 servers set TCP_NODELAY, so the
+# scaled set-ups run bench/s3s-fs-nodelay (the same server with that one
+# difference, built here) and scaled-1-stock shows what the stalls cost.
 #
 # For each: the images are pushed first with no worker running (PUSH_JOBS
 # skopeo processes at a time; "push" is that wall time), then the workers
 # start and "drain" is the time until every image is decided, so the drain
 # rate is the gate's throughput on its own. Then, per image, from the
-# history: queue wait (queued -> scanning), scan (scanning -> passed),
-# promotion (passed -> promoted); and the CPU seconds each process used
-# during the drain (airlock serve, workers with their scan children,
-# PostgreSQL, s3s-fs), which says where the time goes.
+# history: scan (scanning -> passed) and promotion (passed -> promoted);
+# and the CPU seconds each process used during the drain (airlock serve,
+# workers with their scan children, PostgreSQL, the S3 server), which says
+# where the time goes.
 #
 # Needs: skopeo, umoci, curl, python3, psql, s3s-fs (cargo install --locked
 # s3s-fs@0.14.1 --features binary) and the PostgreSQL server on this
-# machine. Builds airlock with --features postgres,s3.
+# machine. Builds airlock with --features postgres,s3, and s3s-fs-nodelay.
 #
-# Usage: bench/scale.sh   (knobs: IMAGES=200 PUSH_JOBS=8 AIRLOCK_BIN=path)
+# Usage: bench/scale.sh   (knobs: IMAGES=200 PUSH_JOBS=8 AIRLOCK_BIN=path
+#                          SETUPS="embedded-1 ... scaled-1-stock"
+#                          S3S_FS=path S3S_FS_NODELAY=path)
 set -euo pipefail
 
 IMAGES="${IMAGES:-200}"
 PUSH_JOBS="${PUSH_JOBS:-8}"
+SETUPS="${SETUPS:-embedded-1 embedded-2 scaled-1 scaled-2 scaled-1x4 scaled-1-async scaled-1-stock}"
 DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ADMIN_PASSWORD="bench-admin-password"
 CREDS="admin:$ADMIN_PASSWORD"
@@ -60,6 +75,14 @@ else
     echo "== building airlock (release, --features postgres,s3)"
     cargo build --release --quiet -p airlock-cli --features postgres,s3
     airlock="$target/release/airlock"
+fi
+# The S3 server: s3s-fs with TCP_NODELAY (bench/s3s-fs-nodelay), as
+# production S3 servers run; the -stock set-ups use the stock s3s-fs the
+# tests use, whose Nagle + delayed-ACK stalls cost ~40 ms on many GETs.
+if [ -z "${S3S_FS_NODELAY:-}" ]; then
+    echo "== building bench/s3s-fs-nodelay (release)"
+    (cd bench/s3s-fs-nodelay && CARGO_TARGET_DIR="$target/s3s-fs-nodelay" cargo build --release --quiet --locked)
+    S3S_FS_NODELAY="$target/s3s-fs-nodelay/release/s3s-fs-nodelay"
 fi
 
 free_port() {
@@ -107,17 +130,26 @@ for i in $(seq 1 "$IMAGES"); do
     rm -rf "$work/rootfs-$i"
 done
 
-s3_root="$work/s3"
-mkdir -p "$s3_root/bench"
-s3_port="$(free_port)"
-"$S3S_FS" --host 127.0.0.1 --port "$s3_port" --access-key bench --secret-key bench-secret "$s3_root" \
-    2>>"$work/s3s.log" &
-s3_pid=$!
-pids+=("$s3_pid")
-for _ in $(seq 1 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break
-    sleep 0.05
-done
+# start_s3 BINARY NAME: starts an S3 server on its own root; sets
+# s3_port_NAME and s3_pid_NAME.
+start_s3() {
+    local root="$work/s3-$2" port
+    mkdir -p "$root/bench"
+    port="$(free_port)"
+    "$1" --host 127.0.0.1 --port "$port" --access-key bench --secret-key bench-secret "$root" \
+        2>>"$work/s3s-$2.log" &
+    pids+=($!)
+    printf -v "s3_pid_$2" '%s' "$!"
+    printf -v "s3_port_$2" '%s' "$port"
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench: $1 did not come up" >&2
+    exit 1
+}
+start_s3 "$S3S_FS_NODELAY" nodelay
+start_s3 "$S3S_FS" stock
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_REGION=us-east-1
 
 # decided PORT TOKEN: "decided total" for the bench tenant.
@@ -173,8 +205,13 @@ PY
 }
 
 results=()
-run_setup() { # NAME MODE(embedded|scaled) WORKERS
-    local name="$1" mode="$2" workers="$3"
+run_setup() { # NAME MODE(embedded|scaled) WORKERS [SCAN_WORKERS per worker process, default 1]
+    local name="$1" mode="$2" workers="$3" scan_workers="${4:-1}" database_url="$DATABASE_URL"
+    # An "-async" set-up commits without waiting for the WAL flush
+    # (synchronous_commit = off, through the url's options).
+    case "$name" in *-async) database_url="$DATABASE_URL?options=-c%20synchronous_commit%3Doff" ;; esac
+    local s3_port="$s3_port_nodelay" s3_pid="$s3_pid_nodelay"
+    case "$name" in *-stock) s3_port="$s3_port_stock" s3_pid="$s3_pid_stock" ;; esac
     local dir="$work/$name" port config schema="" worker_pids=()
     mkdir -p "$dir"
     port="$(free_port)"
@@ -186,7 +223,7 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS
         if [ "$mode" = scaled ]; then
             schema="bench_${name//-/_}_$$"
             schemas+=("$schema")
-            printf '[database]\nurl = "%s"\nschema = "%s"\n' "$DATABASE_URL" "$schema"
+            printf '[database]\nurl = "%s"\nschema = "%s"\n' "$database_url" "$schema"
             printf '[storage]\nbackend = "s3"\nendpoint = "http://127.0.0.1:%s"\nbucket = "bench"\nprefix = "%s"\npath_style = true\nallow_http = true\n' "$s3_port" "$name"
         fi
     } >"$config"
@@ -219,7 +256,7 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS
     serve_before=$(cpu_of "$serve_pid")
     if [ "$mode" = scaled ]; then
         for w in $(seq 1 "$workers"); do
-            "$airlock" worker --config "$config" --data-dir "$(data_for "worker-$w")" --scan-workers 1 \
+            "$airlock" worker --config "$config" --data-dir "$(data_for "worker-$w")" --scan-workers "$scan_workers" \
                 --metrics-listen "127.0.0.1:$(free_port)" 2>>"$dir/worker-$w.log" &
             worker_pids+=($!)
             pids+=($!)
@@ -261,20 +298,36 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS
     wait "$serve_pid" 2>/dev/null || true
 }
 
-run_setup embedded-1 embedded 1
-run_setup embedded-2 embedded 2
-run_setup scaled-1 scaled 1
-run_setup scaled-2 scaled 2
+for setup in $SETUPS; do
+    case "$setup" in
+        embedded-1) run_setup embedded-1 embedded 1 ;;
+        embedded-2) run_setup embedded-2 embedded 2 ;;
+        scaled-1) run_setup scaled-1 scaled 1 ;;
+        scaled-2) run_setup scaled-2 scaled 2 ;;
+        # One worker process at --scan-workers 4: jobs overlap their round trips.
+        scaled-1x4) run_setup scaled-1x4 scaled 1 4 ;;
+        # The same as scaled-1 with PostgreSQL's synchronous_commit off.
+        scaled-1-async) run_setup scaled-1-async scaled 1 ;;
+        # The same as scaled-1 on the stock s3s-fs (no TCP_NODELAY).
+        scaled-1-stock) run_setup scaled-1-stock scaled 1 ;;
+        *) echo "bench: unknown set-up $setup" >&2; exit 1 ;;
+    esac
+done
 
 echo "== summary ($IMAGES images, $(nproc) cores, airlock $("$airlock" --version | cut -d' ' -f2))"
-printf '%-12s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' setup push_s drain_s images/min scan_s promo_s serve_cpu worker_cpu pg_cpu s3_cpu
+printf '%-15s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' setup push_s drain_s images/min scan_s promo_s serve_cpu worker_cpu pg_cpu s3_cpu
 for row in "${results[@]}"; do
     # shellcheck disable=SC2086
-    printf '%-12s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' $row
+    printf '%-15s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' $row
 done
-awk -v rows="$(printf '%s\n' "${results[@]}")" 'BEGIN {
+awk -v rows="$(printf '%s\n' "${results[@]}")" '
+function ratio(a, b) { return (a in rate && b in rate && rate[b] > 0) ? sprintf("x%.2f", rate[a] / rate[b]) : "n/a" }
+BEGIN {
     n = split(rows, lines, "\n")
     for (i = 1; i <= n; i++) { split(lines[i], f, " "); rate[f[1]] = f[4] }
-    printf "scaling 1 -> 2 workers: embedded x%.2f, scaled-out x%.2f\n", rate["embedded-2"] / rate["embedded-1"], rate["scaled-2"] / rate["scaled-1"]
-    printf "per worker, scaled-out vs embedded: 1 worker x%.2f, 2 workers x%.2f\n", rate["scaled-1"] / rate["embedded-1"], rate["scaled-2"] / rate["embedded-2"]
+    printf "scaling 1 -> 2 workers: embedded %s, scaled-out %s\n", ratio("embedded-2", "embedded-1"), ratio("scaled-2", "scaled-1")
+    printf "per worker, scaled-out vs embedded: 1 worker %s, 2 workers %s\n", ratio("scaled-1", "embedded-1"), ratio("scaled-2", "embedded-2")
+    printf "one worker process at 4 scan workers vs embedded-1: %s\n", ratio("scaled-1x4", "embedded-1")
+    printf "scaled-1 with synchronous_commit off vs embedded-1: %s\n", ratio("scaled-1-async", "embedded-1")
+    printf "scaled-1 on the stock s3s-fs vs embedded-1: %s\n", ratio("scaled-1-stock", "embedded-1")
 }'

@@ -193,48 +193,65 @@ fn needed_blobs(manifests: &[(Digest, String, Vec<u8>)]) -> Result<Vec<Digest>, 
     Ok(needed)
 }
 
+/// How many blobs of one scan are copied at a time: each copy is mostly
+/// waiting on the object store, so a few overlap their round trips.
+const STAGING_CONCURRENCY: usize = 4;
+
 /// Copies the blobs a scan needs from `store` into `dir`, laid out like
-/// the filesystem blob store (`blobs/<alg>/<2 hex>/<hex>`), streaming.
+/// the filesystem blob store (`blobs/<alg>/<2 hex>/<hex>`), streaming, a
+/// few at a time.
 pub async fn stage_blobs(
     store: &dyn BlobStore,
     manifests: &[(Digest, String, Vec<u8>)],
+    dir: &std::path::Path,
+) -> Result<(), ScanFailure> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+    futures::stream::iter(needed_blobs(manifests)?)
+        .map(|digest| stage_blob(store, digest, dir))
+        .buffer_unordered(STAGING_CONCURRENCY)
+        .try_collect::<()>()
+        .await
+}
+
+/// Copies one blob for [`stage_blobs`].
+async fn stage_blob(
+    store: &dyn BlobStore,
+    digest: Digest,
     dir: &std::path::Path,
 ) -> Result<(), ScanFailure> {
     use futures::StreamExt as _;
     let io = |what: &str, e: &dyn std::fmt::Display| {
         ScanFailure::Crashed(format!("staging blobs for the scan: {what}: {e}"))
     };
-    for digest in needed_blobs(manifests)? {
-        let hex = digest.hex();
-        let folder = dir
-            .join("blobs")
-            .join(digest.algorithm().as_str())
-            .join(&hex[..2.min(hex.len())]);
-        tokio::fs::create_dir_all(&folder)
-            .await
-            .map_err(|e| io(&format!("create {}", folder.display()), &e))?;
-        let mut stream = match store.read(&digest, None).await {
-            Ok(stream) => stream,
-            // A blob that is not there is the image's fault, not a crash.
-            Err(StoreError::NotFound(_)) => {
-                return Err(ScanFailure::Image(format!("blob {digest} is missing")));
-            }
-            Err(e) => return Err(io(&format!("read {digest}"), &e)),
-        };
-        let path = folder.join(hex);
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|e| io(&format!("create {}", path.display()), &e))?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| io(&format!("read {digest}"), &e))?;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| io(&format!("write {}", path.display()), &e))?;
+    let hex = digest.hex();
+    let folder = dir
+        .join("blobs")
+        .join(digest.algorithm().as_str())
+        .join(&hex[..2.min(hex.len())]);
+    tokio::fs::create_dir_all(&folder)
+        .await
+        .map_err(|e| io(&format!("create {}", folder.display()), &e))?;
+    let mut stream = match store.read(&digest, None).await {
+        Ok(stream) => stream,
+        // A blob that is not there is the image's fault, not a crash.
+        Err(StoreError::NotFound(_)) => {
+            return Err(ScanFailure::Image(format!("blob {digest} is missing")));
         }
-        file.flush()
+        Err(e) => return Err(io(&format!("read {digest}"), &e)),
+    };
+    let path = folder.join(hex);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| io(&format!("create {}", path.display()), &e))?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| io(&format!("read {digest}"), &e))?;
+        file.write_all(&chunk)
             .await
             .map_err(|e| io(&format!("write {}", path.display()), &e))?;
     }
+    file.flush()
+        .await
+        .map_err(|e| io(&format!("write {}", path.display()), &e))?;
     Ok(())
 }
 

@@ -97,15 +97,10 @@ async fn put_blob(
     if db.blob(repository, &digest).await?.is_some() {
         return Ok((digest, size));
     }
-    let upload = uuid::Uuid::now_v7().to_string();
-    blobs.upload_create(&upload).await?;
-    let stream: airlock_store::ByteStream =
-        Box::pin(futures::stream::once(async move { Ok(content) }));
-    blobs.upload_append(&upload, stream).await?;
     let publish = {
         let blobs = blobs.clone();
         let digest = digest.clone();
-        Box::pin(async move { blobs.upload_commit(&upload, &digest).await })
+        Box::pin(async move { blobs.put(&digest, content).await })
     };
     db.commit_blob(repository, &digest, publish).await?;
     Ok((digest, size))
@@ -144,17 +139,22 @@ pub(crate) async fn attach(
     attachments: Vec<Attachment>,
     actor: Actor,
 ) -> Result<Vec<Digest>, StoreError> {
-    let (config, config_size) = put_blob(
+    // The blobs first, concurrently (each is a round trip to the object
+    // store); then the manifests that name them, in order.
+    let config = put_blob(
         db,
         blobs,
         subject.repository,
         Bytes::from_static(EMPTY_CONFIG),
-    )
-    .await?;
+    );
+    let layers = futures::future::try_join_all(
+        attachments
+            .iter()
+            .map(|a| put_blob(db, blobs, subject.repository, a.content.clone())),
+    );
+    let ((config, config_size), layers) = futures::future::try_join(config, layers).await?;
     let mut digests = Vec::new();
-    for attachment in attachments {
-        let (layer, layer_size) =
-            put_blob(db, blobs, subject.repository, attachment.content).await?;
+    for (attachment, (layer, layer_size)) in attachments.into_iter().zip(layers) {
         let annotations = json!({
             "io.airlock.scan-id": scan_id,
             "org.opencontainers.image.title": attachment.name,
@@ -217,23 +217,23 @@ pub(crate) async fn attachments(
     store: &dyn airlock_store::ReportStore,
     prefix: &str,
 ) -> Result<Vec<Attachment>, StoreError> {
-    let mut found = Vec::new();
-    for (artifact_type, name) in [
+    let reads = [
         (SBOM_ARTIFACT_TYPE, "sbom.cdx.json"),
         (SCAN_REPORT_ARTIFACT_TYPE, "report.json"),
-    ] {
+    ]
+    .map(|(artifact_type, name)| async move {
         debug_assert!(report_file(name).is_some());
         let content = store
             .get(&format!("{prefix}{name}"))
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("report {prefix}{name}")))?;
-        found.push(Attachment {
+        Ok::<_, StoreError>(Attachment {
             artifact_type,
             name,
             content,
-        });
-    }
-    Ok(found)
+        })
+    });
+    futures::future::try_join_all(reads).await
 }
 
 /// The most severe findings across platforms, each (id, package, version)
@@ -407,12 +407,13 @@ impl Gate {
             &image.digest,
             &scan_id.to_string(),
         );
-        for (file, text) in files {
-            output
-                .store
-                .put(&format!("{prefix}{}", file.name), Bytes::from(text))
-                .await?;
-        }
+        // The five files are independent objects: write them concurrently.
+        let store = output.store.as_ref();
+        futures::future::try_join_all(files.into_iter().map(|(file, text)| {
+            let key = format!("{prefix}{}", file.name);
+            async move { store.put(&key, Bytes::from(text)).await }
+        }))
+        .await?;
         Ok(Some(ScanReportRecord {
             scan_id: scan_id.to_string(),
             image_id: image.id,

@@ -803,6 +803,24 @@ impl BlobStore for S3BlobStore {
         }
         Ok(newest.into_iter().collect())
     }
+
+    /// One create-only `PUT` of the whole blob: S3 makes it visible only
+    /// complete, and an existing blob is left as it is.
+    async fn put(&self, digest: &Digest, content: Bytes) -> Result<u64, StoreError> {
+        let size = content.len() as u64;
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .client
+            .put_opts(&self.blob_path(digest), content.into(), options)
+            .await
+        {
+            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(size),
+            Err(e) => Err(self.fail(format!("put blob {digest}"))(e)),
+        }
+    }
 }
 
 #[cfg(test)]

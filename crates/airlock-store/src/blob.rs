@@ -81,4 +81,24 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
 
     /// Lists staged uploads with their last write time.
     async fn upload_list(&self) -> Result<Vec<(String, SystemTime)>, StoreError>;
+
+    /// Stores a small blob whole, as atomically as
+    /// [`BlobStore::upload_commit`], and returns its size. The caller has
+    /// hashed `content` to `digest`. If the blob already exists it is kept.
+    ///
+    /// The default goes through a staged upload; a store that can write an
+    /// object in one step (one S3 `PUT`) overrides it.
+    async fn put(&self, digest: &Digest, content: Bytes) -> Result<u64, StoreError> {
+        let id = format!("put-{}", uuid::Uuid::now_v7());
+        self.upload_create(&id).await?;
+        let stream: ByteStream = Box::pin(futures::stream::once(async move { Ok(content) }));
+        let staged = match self.upload_append(&id, stream).await {
+            Ok(_) => self.upload_commit(&id, digest).await,
+            Err(e) => Err(e),
+        };
+        if staged.is_err() {
+            let _ = self.upload_delete(&id).await;
+        }
+        staged
+    }
 }

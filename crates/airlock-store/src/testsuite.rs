@@ -144,6 +144,32 @@ pub async fn blob_store(store: &dyn BlobStore) {
     let empty = digest_of(b"");
     assert_eq!(store.upload_commit("u-4", &empty).await.unwrap(), 0);
     assert_eq!(store.stat(&empty).await.unwrap(), Some(0));
+
+    // A small blob stored whole: visible at once, stored again harmlessly,
+    // and no staged upload is left behind.
+    let whole: &[u8] = b"a small blob stored whole";
+    let whole_digest = digest_of(whole);
+    for _ in 0..2 {
+        assert_eq!(
+            store
+                .put(&whole_digest, Bytes::from_static(whole))
+                .await
+                .unwrap(),
+            whole.len() as u64
+        );
+    }
+    assert_eq!(
+        store.stat(&whole_digest).await.unwrap(),
+        Some(whole.len() as u64)
+    );
+    assert_eq!(
+        collect(store.read(&whole_digest, None).await.unwrap()).await,
+        whole
+    );
+    assert!(
+        store.upload_list().await.unwrap().is_empty(),
+        "put leaves no staged upload"
+    );
 }
 
 fn manifest(
