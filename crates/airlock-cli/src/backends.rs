@@ -1,11 +1,12 @@
 //! Opens the storage the configuration names: SQLite or PostgreSQL for
-//! metadata, the filesystem or an S3-compatible bucket for blobs and
-//! reports. Everything above this module sees only the storage ports, so
-//! the embedded and the scale-out deployment run the same code.
+//! metadata, the filesystem or an object store (S3-compatible, Google Cloud
+//! Storage, Azure Blob Storage) for blobs and reports. Everything above this
+//! module sees only the storage ports, so the embedded and the scale-out
+//! deployment run the same code.
 //!
-//! PostgreSQL and S3 are cargo features (`postgres`, `s3`) so the default
-//! binary stays lean; a configuration that needs a missing feature is
-//! refused with the feature's name.
+//! PostgreSQL and the object stores are cargo features (`postgres`, `s3`,
+//! `gcs`, `azure`) so the default binary stays lean; a configuration that
+//! needs a missing feature is refused with the feature's name.
 
 use std::sync::Arc;
 
@@ -95,7 +96,7 @@ async fn open_postgres(
     )
 }
 
-/// Opens the blob store: `<data-dir>/storage`, or the S3 bucket.
+/// Opens the blob store: `<data-dir>/storage`, or the bucket (container).
 pub async fn open_blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
     match &config.storage {
         StorageConfig::Filesystem => {
@@ -105,11 +106,13 @@ pub async fn open_blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStor
             Ok(Arc::new(blobs))
         }
         StorageConfig::S3(s3) => open_s3_blobs(s3).await,
+        StorageConfig::Gcs(gcs) => open_gcs_blobs(gcs).await,
+        StorageConfig::Azure(azure) => open_azure_blobs(azure).await,
     }
 }
 
 /// Opens the store scan reports are kept in: `<data-dir>/objects`, or the
-/// S3 bucket.
+/// bucket (container).
 pub async fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn ReportStore>> {
     match &config.storage {
         StorageConfig::Filesystem => {
@@ -119,23 +122,28 @@ pub async fn open_report_store(config: &Config) -> anyhow::Result<Arc<dyn Report
             Ok(Arc::new(store))
         }
         StorageConfig::S3(s3) => open_s3_reports(s3).await,
+        StorageConfig::Gcs(gcs) => open_gcs_reports(gcs).await,
+        StorageConfig::Azure(azure) => open_azure_reports(azure).await,
     }
+}
+
+/// The refusal for a storage backend whose cargo feature this build lacks.
+#[cfg(not(all(feature = "s3", feature = "gcs", feature = "azure")))]
+fn backend_missing(backend: &str, feature: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the storage backend is {backend}, but this airlock was built without it; \
+         rebuild with `cargo build --release --features {feature}`"
+    )
 }
 
 #[cfg(not(feature = "s3"))]
 async fn open_s3_blobs(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn BlobStore>> {
-    anyhow::bail!(s3_missing())
+    Err(backend_missing("s3", "s3"))
 }
 
 #[cfg(not(feature = "s3"))]
 async fn open_s3_reports(_s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn ReportStore>> {
-    anyhow::bail!(s3_missing())
-}
-
-#[cfg(not(feature = "s3"))]
-fn s3_missing() -> &'static str {
-    "the storage backend is s3, but this airlock was built without it; \
-     rebuild with `cargo build --release --features s3`"
+    Err(backend_missing("s3", "s3"))
 }
 
 #[cfg(feature = "s3")]
@@ -164,4 +172,135 @@ async fn open_s3_reports(s3: &crate::config::S3Config) -> anyhow::Result<Arc<dyn
         .await
         .context("cannot open the S3 report store")?;
     Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "gcs"))]
+async fn open_gcs_blobs(_gcs: &crate::config::GcsConfig) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Err(backend_missing("gcs", "gcs"))
+}
+
+#[cfg(not(feature = "gcs"))]
+async fn open_gcs_reports(_gcs: &crate::config::GcsConfig) -> anyhow::Result<Arc<dyn ReportStore>> {
+    Err(backend_missing("gcs", "gcs"))
+}
+
+#[cfg(feature = "gcs")]
+fn gcs_options(gcs: &crate::config::GcsConfig) -> airlock_store_s3::GcsOptions {
+    let mut options = airlock_store_s3::GcsOptions::new(gcs.bucket.clone());
+    options.prefix = gcs.prefix.clone();
+    options.service_account_key = gcs.service_account_key.clone();
+    options.presign_ttl = gcs.presign_ttl;
+    options
+}
+
+#[cfg(feature = "gcs")]
+async fn open_gcs_blobs(gcs: &crate::config::GcsConfig) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let store = airlock_store_s3::S3BlobStore::open_gcs(&gcs_options(gcs))
+        .await
+        .context("cannot open the GCS blob store")?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(feature = "gcs")]
+async fn open_gcs_reports(gcs: &crate::config::GcsConfig) -> anyhow::Result<Arc<dyn ReportStore>> {
+    let store = airlock_store_s3::S3ReportStore::open_gcs(&gcs_options(gcs))
+        .await
+        .context("cannot open the GCS report store")?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(not(feature = "azure"))]
+async fn open_azure_blobs(
+    _azure: &crate::config::AzureConfig,
+) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Err(backend_missing("azure", "azure"))
+}
+
+#[cfg(not(feature = "azure"))]
+async fn open_azure_reports(
+    _azure: &crate::config::AzureConfig,
+) -> anyhow::Result<Arc<dyn ReportStore>> {
+    Err(backend_missing("azure", "azure"))
+}
+
+/// The Azure options; the access key comes from `AZURE_STORAGE_ACCOUNT_KEY`
+/// (or another `AZURE_*` credential), never from the configuration file.
+#[cfg(feature = "azure")]
+fn azure_options(azure: &crate::config::AzureConfig) -> airlock_store_s3::AzureOptions {
+    let mut options = airlock_store_s3::AzureOptions::new(azure.container.clone());
+    options.account = azure.account.clone();
+    options.prefix = azure.prefix.clone();
+    options.endpoint = azure.endpoint.clone();
+    options.use_emulator = azure.use_emulator;
+    options.allow_http = azure.allow_http;
+    options.presign_ttl = azure.presign_ttl;
+    options
+}
+
+#[cfg(feature = "azure")]
+async fn open_azure_blobs(
+    azure: &crate::config::AzureConfig,
+) -> anyhow::Result<Arc<dyn BlobStore>> {
+    let store = airlock_store_s3::S3BlobStore::open_azure(&azure_options(azure))
+        .await
+        .context("cannot open the Azure blob store")?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(feature = "azure")]
+async fn open_azure_reports(
+    azure: &crate::config::AzureConfig,
+) -> anyhow::Result<Arc<dyn ReportStore>> {
+    let store = airlock_store_s3::S3ReportStore::open_azure(&azure_options(azure))
+        .await
+        .context("cannot open the Azure report store")?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    /// A configuration naming a backend this build lacks is refused with
+    /// the feature to rebuild with (run by the default-feature tests).
+    #[cfg(not(feature = "gcs"))]
+    #[tokio::test]
+    async fn a_gcs_config_without_its_feature_names_the_feature() {
+        let gcs = crate::config::GcsConfig {
+            bucket: "b".into(),
+            prefix: String::new(),
+            service_account_key: None,
+            presign_ttl: None,
+        };
+        let Err(error) = super::open_gcs_blobs(&gcs).await else {
+            panic!("gcs must be refused without its feature");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("rebuild with `cargo build --release --features gcs`"),
+            "{error}"
+        );
+    }
+
+    #[cfg(not(feature = "azure"))]
+    #[tokio::test]
+    async fn an_azure_config_without_its_feature_names_the_feature() {
+        let azure = crate::config::AzureConfig {
+            account: Some("a".into()),
+            container: "c".into(),
+            prefix: String::new(),
+            endpoint: None,
+            use_emulator: false,
+            allow_http: false,
+            presign_ttl: None,
+        };
+        let Err(error) = super::open_azure_reports(&azure).await else {
+            panic!("azure must be refused without its feature");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("rebuild with `cargo build --release --features azure`"),
+            "{error}"
+        );
+    }
 }

@@ -86,7 +86,9 @@ pub async fn open_gate(config: &Config, database: Arc<dyn Database>) -> anyhow::
         crate::config::StorageConfig::Filesystem => {
             crate::scan_runner::BlobAccess::Directory(config.data_dir.join("storage"))
         }
-        crate::config::StorageConfig::S3(_) => crate::scan_runner::BlobAccess::Staged {
+        crate::config::StorageConfig::S3(_)
+        | crate::config::StorageConfig::Gcs(_)
+        | crate::config::StorageConfig::Azure(_) => crate::scan_runner::BlobAccess::Staged {
             store: blobs.clone(),
             staging: config.data_dir.join("scan-staging"),
         },

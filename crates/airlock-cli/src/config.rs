@@ -165,6 +165,73 @@ struct RawStorage {
     path_style: Option<bool>,
     allow_http: Option<bool>,
     presign_ttl: Option<String>,
+    service_account_key: Option<PathBuf>,
+    account: Option<String>,
+    container: Option<String>,
+    use_emulator: Option<bool>,
+}
+
+impl RawStorage {
+    /// The keys that are set, besides `backend`, with the backends each
+    /// one applies to.
+    fn set_keys(&self) -> Vec<(&'static str, &'static [&'static str])> {
+        const S3: &[&str] = &["s3"];
+        const AZURE: &[&str] = &["azure"];
+        const GCS: &[&str] = &["gcs"];
+        const S3_AZURE: &[&str] = &["s3", "azure"];
+        const S3_GCS: &[&str] = &["s3", "gcs"];
+        const CLOUDS: &[&str] = &["s3", "gcs", "azure"];
+        [
+            ("endpoint", self.endpoint.is_some(), S3_AZURE),
+            ("region", self.region.is_some(), S3),
+            ("bucket", self.bucket.is_some(), S3_GCS),
+            ("prefix", self.prefix.is_some(), CLOUDS),
+            ("path_style", self.path_style.is_some(), S3),
+            ("allow_http", self.allow_http.is_some(), S3_AZURE),
+            ("presign_ttl", self.presign_ttl.is_some(), CLOUDS),
+            (
+                "service_account_key",
+                self.service_account_key.is_some(),
+                GCS,
+            ),
+            ("account", self.account.is_some(), AZURE),
+            ("container", self.container.is_some(), AZURE),
+            ("use_emulator", self.use_emulator.is_some(), AZURE),
+        ]
+        .into_iter()
+        .filter(|(_, set, _)| *set)
+        .map(|(key, _, backends)| (key, backends))
+        .collect()
+    }
+
+    /// Refuses keys that belong to another backend than `backend`.
+    fn check_keys_belong_to(&self, backend: &str) -> anyhow::Result<()> {
+        for (key, backends) in self.set_keys() {
+            if !backends.contains(&backend) {
+                let owners: Vec<String> = backends.iter().map(|b| format!("{b:?}")).collect();
+                bail!(
+                    "[storage] {key} is set but backend is not {} (it is {backend:?})",
+                    owners.join(" or ")
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn presign_ttl(&self) -> anyhow::Result<Option<Duration>> {
+        self.presign_ttl
+            .as_deref()
+            .map(|text| parse_duration(text).context("invalid storage presign_ttl"))
+            .transpose()
+    }
+
+    fn prefix(&self) -> String {
+        self.prefix
+            .as_deref()
+            .unwrap_or_default()
+            .trim_matches('/')
+            .to_owned()
+    }
 }
 
 /// The `[kubernetes]` table: how `--scan-executor kubernetes` builds each
@@ -232,6 +299,10 @@ pub enum StorageConfig {
     Filesystem,
     /// An S3-compatible bucket (scale-out).
     S3(S3Config),
+    /// A Google Cloud Storage bucket (scale-out; cargo feature `gcs`).
+    Gcs(GcsConfig),
+    /// An Azure Blob Storage container (scale-out; cargo feature `azure`).
+    Azure(AzureConfig),
 }
 
 /// An S3-compatible bucket; credentials come from the standard `AWS_*`
@@ -245,6 +316,35 @@ pub struct S3Config {
     pub path_style: bool,
     pub allow_http: bool,
     /// Redirect blob downloads to presigned URLs valid this long.
+    pub presign_ttl: Option<Duration>,
+}
+
+/// A Google Cloud Storage bucket; credentials come from
+/// `service_account_key` or the `GOOGLE_*` environment variables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcsConfig {
+    pub bucket: String,
+    pub prefix: String,
+    /// A service-account key file (JSON); `None` reads the environment.
+    pub service_account_key: Option<PathBuf>,
+    /// Redirect blob downloads to signed URLs valid this long.
+    pub presign_ttl: Option<Duration>,
+}
+
+/// An Azure Blob Storage container; credentials come from the `AZURE_*`
+/// environment variables (`AZURE_STORAGE_ACCOUNT_KEY`, or a service
+/// principal, workload or managed identity).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureConfig {
+    /// The storage account; `None` only with `use_emulator`.
+    pub account: Option<String>,
+    pub container: String,
+    pub prefix: String,
+    pub endpoint: Option<String>,
+    /// Azurite at `http://127.0.0.1:10000` with its well-known account.
+    pub use_emulator: bool,
+    pub allow_http: bool,
+    /// Redirect blob downloads to SAS URLs valid this long.
     pub presign_ttl: Option<Duration>,
 }
 
@@ -295,32 +395,67 @@ fn database_config(
 
 fn storage_config(raw: Option<RawStorage>) -> anyhow::Result<StorageConfig> {
     let raw = raw.unwrap_or_default();
-    match raw.backend.as_deref() {
-        None | Some("filesystem") => {
-            if raw.bucket.is_some() {
-                bail!("[storage] bucket is set but backend is not \"s3\"");
-            }
-            Ok(StorageConfig::Filesystem)
-        }
-        Some("s3") => {
-            let Some(bucket) = raw.bucket.filter(|b| !b.is_empty()) else {
+    let backend = raw
+        .backend
+        .clone()
+        .unwrap_or_else(|| "filesystem".to_owned());
+    if !["filesystem", "s3", "gcs", "azure"].contains(&backend.as_str()) {
+        bail!("invalid storage backend {backend:?} (use filesystem, s3, gcs or azure)");
+    }
+    raw.check_keys_belong_to(&backend)?;
+    let non_empty = |value: &Option<String>| value.clone().filter(|v| !v.is_empty());
+    match backend.as_str() {
+        "s3" => {
+            let Some(bucket) = non_empty(&raw.bucket) else {
                 bail!("[storage] backend \"s3\" needs a bucket");
             };
-            let presign_ttl = raw
-                .presign_ttl
-                .map(|text| parse_duration(&text).context("invalid storage presign_ttl"))
-                .transpose()?;
             Ok(StorageConfig::S3(S3Config {
-                endpoint: raw.endpoint,
-                region: raw.region.unwrap_or_else(|| "us-east-1".to_owned()),
+                endpoint: raw.endpoint.clone(),
+                region: raw.region.clone().unwrap_or_else(|| "us-east-1".to_owned()),
                 bucket,
-                prefix: raw.prefix.unwrap_or_default().trim_matches('/').to_owned(),
+                prefix: raw.prefix(),
                 path_style: raw.path_style.unwrap_or(false),
                 allow_http: raw.allow_http.unwrap_or(false),
-                presign_ttl,
+                presign_ttl: raw.presign_ttl()?,
             }))
         }
-        Some(other) => bail!("invalid storage backend {other:?} (use filesystem or s3)"),
+        "gcs" => {
+            let Some(bucket) = non_empty(&raw.bucket) else {
+                bail!("[storage] backend \"gcs\" needs a bucket");
+            };
+            Ok(StorageConfig::Gcs(GcsConfig {
+                bucket,
+                prefix: raw.prefix(),
+                service_account_key: raw.service_account_key.clone(),
+                presign_ttl: raw.presign_ttl()?,
+            }))
+        }
+        "azure" => {
+            let Some(container) = non_empty(&raw.container) else {
+                bail!("[storage] backend \"azure\" needs a container");
+            };
+            let use_emulator = raw.use_emulator.unwrap_or(false);
+            let account = non_empty(&raw.account);
+            if account.is_none() && !use_emulator {
+                bail!("[storage] backend \"azure\" needs an account (or use_emulator = true)");
+            }
+            if use_emulator && raw.endpoint.is_some() {
+                bail!(
+                    "[storage] use_emulator and endpoint exclude each other \
+                     (the emulator is at http://127.0.0.1:10000, or AZURITE_BLOB_STORAGE_URL)"
+                );
+            }
+            Ok(StorageConfig::Azure(AzureConfig {
+                account,
+                container,
+                prefix: raw.prefix(),
+                endpoint: raw.endpoint.clone(),
+                use_emulator,
+                allow_http: raw.allow_http.unwrap_or(false),
+                presign_ttl: raw.presign_ttl()?,
+            }))
+        }
+        _ => Ok(StorageConfig::Filesystem),
     }
 }
 
@@ -831,7 +966,10 @@ mod tests {
         for (text, message) in [
             ("[database]\nurl = \"mysql://x\"\n", "expected postgres://"),
             ("[storage]\nbackend = \"s3\"\n", "needs a bucket"),
-            ("[storage]\nbackend = \"gcs\"\n", "invalid storage backend"),
+            (
+                "[storage]\nbackend = \"minio\"\n",
+                "invalid storage backend",
+            ),
             ("[storage]\nbucket = \"b\"\n", "backend is not"),
             ("[database]\nmax_connections = 3\n", "need a url"),
         ] {
@@ -840,6 +978,124 @@ mod tests {
                 "{:#}",
                 Config::load(&common(Some(dir.path().join("bad.toml"))), None).unwrap_err()
             );
+            assert!(error.contains(message), "{text}: {error}");
+        }
+    }
+
+    fn load_storage(text: &str) -> anyhow::Result<StorageConfig> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("airlock.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&common(Some(path)), None).map(|config| config.storage)
+    }
+
+    #[test]
+    fn gcs_and_azure_storage_tables_configure_the_backends() {
+        let gcs = load_storage(
+            "[storage]\nbackend = \"gcs\"\nbucket = \"blobs\"\nprefix = \"/prod/\"\n\
+             service_account_key = \"/etc/airlock/gcs.json\"\npresign_ttl = \"10m\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            gcs,
+            StorageConfig::Gcs(GcsConfig {
+                bucket: "blobs".into(),
+                prefix: "prod".into(),
+                service_account_key: Some(PathBuf::from("/etc/airlock/gcs.json")),
+                presign_ttl: Some(Duration::from_secs(600)),
+            })
+        );
+        let azure = load_storage(
+            "[storage]\nbackend = \"azure\"\naccount = \"acct\"\ncontainer = \"blobs\"\n\
+             endpoint = \"https://acct.blob.example\"\nprefix = \"prod\"\npresign_ttl = \"1h\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            azure,
+            StorageConfig::Azure(AzureConfig {
+                account: Some("acct".into()),
+                container: "blobs".into(),
+                prefix: "prod".into(),
+                endpoint: Some("https://acct.blob.example".into()),
+                use_emulator: false,
+                allow_http: false,
+                presign_ttl: Some(Duration::from_secs(3600)),
+            })
+        );
+        let emulator = load_storage(
+            "[storage]\nbackend = \"azure\"\ncontainer = \"blobs\"\nuse_emulator = true\n",
+        )
+        .unwrap();
+        assert!(
+            matches!(&emulator, StorageConfig::Azure(a) if a.use_emulator && a.account.is_none()),
+            "{emulator:?}"
+        );
+    }
+
+    #[test]
+    fn storage_tables_refuse_missing_and_foreign_keys() {
+        for (text, message) in [
+            (
+                "[storage]\nbackend = \"gcs\"\n",
+                "backend \"gcs\" needs a bucket",
+            ),
+            (
+                "[storage]\nbackend = \"gcs\"\nbucket = \"\"\n",
+                "backend \"gcs\" needs a bucket",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\naccount = \"a\"\n",
+                "backend \"azure\" needs a container",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\ncontainer = \"c\"\n",
+                "backend \"azure\" needs an account (or use_emulator = true)",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\ncontainer = \"c\"\nuse_emulator = true\n\
+                 endpoint = \"http://127.0.0.1:1\"\n",
+                "use_emulator and endpoint exclude each other",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\naccount = \"a\"\ncontainer = \"c\"\nbucket = \"b\"\n",
+                "bucket is set but backend is not \"s3\" or \"gcs\" (it is \"azure\")",
+            ),
+            (
+                "[storage]\nbackend = \"gcs\"\nbucket = \"b\"\nendpoint = \"http://x\"\n",
+                "endpoint is set but backend is not \"s3\" or \"azure\" (it is \"gcs\")",
+            ),
+            (
+                "[storage]\nbackend = \"gcs\"\nbucket = \"b\"\nregion = \"eu\"\n",
+                "region is set but backend is not \"s3\" (it is \"gcs\")",
+            ),
+            (
+                "[storage]\nbackend = \"s3\"\nbucket = \"b\"\ncontainer = \"c\"\n",
+                "container is set but backend is not \"azure\" (it is \"s3\")",
+            ),
+            (
+                "[storage]\nbackend = \"s3\"\nbucket = \"b\"\nservice_account_key = \"k.json\"\n",
+                "service_account_key is set but backend is not \"gcs\" (it is \"s3\")",
+            ),
+            (
+                "[storage]\nuse_emulator = true\n",
+                "use_emulator is set but backend is not \"azure\" (it is \"filesystem\")",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\naccount = \"a\"\ncontainer = \"c\"\n\
+                 presign_ttl = \"soon\"\n",
+                "invalid storage presign_ttl",
+            ),
+            (
+                "[storage]\nbackend = \"azure\"\naccount = \"a\"\ncontainer = \"c\"\n\
+                 access_key = \"k\"\n",
+                "unknown field `access_key`",
+            ),
+            (
+                "[storage]\nbackend = \"blob\"\n",
+                "invalid storage backend \"blob\" (use filesystem, s3, gcs or azure)",
+            ),
+        ] {
+            let error = format!("{:#}", load_storage(text).unwrap_err());
             assert!(error.contains(message), "{text}: {error}");
         }
     }

@@ -8,16 +8,15 @@ use std::sync::Arc;
 
 use airlock_store::{ReportStore, StoreError};
 use bytes::Bytes;
-use object_store::aws::AmazonS3;
 use object_store::path::Path;
-use object_store::{ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::{S3Options, child, probe};
+use crate::{Connection, S3Options, child, probe};
 
 /// Report files in an S3 bucket.
 #[derive(Clone)]
 pub struct S3ReportStore {
-    client: Arc<AmazonS3>,
+    client: Arc<dyn ObjectStore>,
     prefix: Option<Path>,
     location: String,
 }
@@ -35,12 +34,33 @@ impl S3ReportStore {
     /// Connects to the bucket and checks it answers; the error names the
     /// bucket and endpoint.
     pub async fn open(options: &S3Options) -> Result<S3ReportStore, StoreError> {
-        let client = options.client()?;
-        let prefix = options.prefix_path()?;
-        let location = options.describe();
-        probe(&client, prefix.as_ref(), &location).await?;
+        S3ReportStore::open_connection(options.connect()?).await
+    }
+
+    /// Connects to a Google Cloud Storage bucket and checks it answers; the
+    /// error names the bucket.
+    #[cfg(feature = "gcp")]
+    pub async fn open_gcs(options: &crate::GcsOptions) -> Result<S3ReportStore, StoreError> {
+        S3ReportStore::open_connection(options.connect()?).await
+    }
+
+    /// Connects to an Azure Blob Storage container and checks it answers;
+    /// the error names the account, container and endpoint.
+    #[cfg(feature = "azure")]
+    pub async fn open_azure(options: &crate::AzureOptions) -> Result<S3ReportStore, StoreError> {
+        S3ReportStore::open_connection(options.connect()?).await
+    }
+
+    async fn open_connection(connection: Connection) -> Result<S3ReportStore, StoreError> {
+        let Connection {
+            client,
+            prefix,
+            location,
+            ..
+        } = connection;
+        probe(client.as_ref(), prefix.as_ref(), &location).await?;
         Ok(S3ReportStore {
-            client: Arc::new(client),
+            client,
             prefix,
             location,
         })

@@ -12,15 +12,17 @@
 //!   cargo-auditable ELF binaries, jars, gems, composer, .NET) so analyzer,
 //!   scanner and end-to-end tests share the same data.
 //! - [`S3Server`] runs a real S3-compatible server (`s3s-fs`) for the S3
-//!   storage tests.
+//!   storage tests; [`AzuriteServer`] runs Azurite for the Azure ones.
 //!
 //! Functions here panic on failure: they only ever run inside tests.
 
+mod azurite;
 pub mod fixtures;
 mod image;
 mod layer;
 mod s3;
 
+pub use azurite::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
 pub use image::{
     BuiltImage, BuiltIndex, BuiltLayer, LayerCompression, OciLayoutBuilder, write_index,
 };
