@@ -25,7 +25,9 @@
 # For each: the images are pushed first with no worker running (PUSH_JOBS
 # skopeo processes at a time; "push" is that wall time), then the workers
 # start and "drain" is the time until every image is decided, so the drain
-# rate is the gate's throughput on its own. Then, per image, from the
+# rate is the gate's throughput on its own. "busy" is the part of the drain
+# from the first job's start to the last decision (from the images'
+# histories): it leaves out the processes' start-up. Then, per image, from the
 # history: scan (scanning -> passed) and promotion (passed -> promoted);
 # and the CPU seconds each process used during the drain (airlock serve,
 # workers with their scan children, PostgreSQL, the S3 server), which says
@@ -35,13 +37,17 @@
 # s3s-fs@0.14.1 --features binary) and the PostgreSQL server on this
 # machine. Builds airlock with --features postgres,s3, and s3s-fs-nodelay.
 #
-# Usage: bench/scale.sh   (knobs: IMAGES=200 PUSH_JOBS=8 AIRLOCK_BIN=path
+# Every set-up runs ROUNDS times (rounds interleave the set-ups, so a noisy
+# minute hits all of them); the summary gives each column's median.
+#
+# Usage: bench/scale.sh   (knobs: IMAGES=200 PUSH_JOBS=8 ROUNDS=3 AIRLOCK_BIN=path
 #                          SETUPS="embedded-1 ... scaled-1-stock"
 #                          S3S_FS=path S3S_FS_NODELAY=path)
 set -euo pipefail
 
 IMAGES="${IMAGES:-200}"
 PUSH_JOBS="${PUSH_JOBS:-8}"
+ROUNDS="${ROUNDS:-3}"
 SETUPS="${SETUPS:-embedded-1 embedded-2 scaled-1 scaled-2 scaled-1x4 scaled-1-async scaled-1-stock}"
 DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ADMIN_PASSWORD="bench-admin-password"
@@ -185,22 +191,27 @@ body = get("/api/v1/tenants/bench/images?limit=1000")
 images = body["images"] if isinstance(body, dict) else body
 def at(entry):
     return datetime.datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp()
-wait, scan, promote, promoted = [], [], [], 0
+scan, promote, promoted = [], [], 0
+starts, ends = [], []
 for summary in images:
     image = get(f"/api/v1/tenants/bench/images/{summary['digest']}")
     history = image.get("history", [])
     times = {}
     for entry in history:
         times.setdefault(entry["to"], at(entry))
-    if "queued" in times and "scanning" in times:
-        wait.append(times["scanning"] - times["queued"])
+    if "scanning" in times:
+        starts.append(times["scanning"])
+    ends += [times[s] for s in ("promoted", "rejected", "covered") if s in times]
     if "scanning" in times and "passed" in times:
         scan.append(times["passed"] - times["scanning"])
     if "passed" in times and "promoted" in times:
         promote.append(times["promoted"] - times["passed"])
     promoted += image["state"] == "promoted"
 m = lambda v: f"{statistics.median(v):.3f}" if v else "nan"
-print(m(wait), m(scan), m(promote), promoted)
+# busy: from the first job's start to the last decision, which leaves out
+# the workers' start-up (in the drain time).
+busy = f"{max(ends) - min(starts):.1f}" if starts and ends else "nan"
+print(m(scan), m(promote), promoted, busy)
 PY
 }
 
@@ -212,7 +223,7 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS [SCAN_WORKERS per worker proc
     case "$name" in *-async) database_url="$DATABASE_URL?options=-c%20synchronous_commit%3Doff" ;; esac
     local s3_port="$s3_port_nodelay" s3_pid="$s3_pid_nodelay"
     case "$name" in *-stock) s3_port="$s3_port_stock" s3_pid="$s3_pid_stock" ;; esac
-    local dir="$work/$name" port config schema="" worker_pids=()
+    local dir="$work/$name-$round" port config schema="" worker_pids=()
     mkdir -p "$dir"
     port="$(free_port)"
     config="$dir/airlock.toml"
@@ -221,10 +232,10 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS [SCAN_WORKERS per worker proc
         echo "vulndb = \"$work/osv.db\""
         echo "gc_interval = \"0\""
         if [ "$mode" = scaled ]; then
-            schema="bench_${name//-/_}_$$"
+            schema="bench_${name//-/_}_${round}_$$"
             schemas+=("$schema")
             printf '[database]\nurl = "%s"\nschema = "%s"\n' "$database_url" "$schema"
-            printf '[storage]\nbackend = "s3"\nendpoint = "http://127.0.0.1:%s"\nbucket = "bench"\nprefix = "%s"\npath_style = true\nallow_http = true\n' "$s3_port" "$name"
+            printf '[storage]\nbackend = "s3"\nendpoint = "http://127.0.0.1:%s"\nbucket = "bench"\nprefix = "%s"\npath_style = true\nallow_http = true\n' "$s3_port" "$name-$round"
         fi
     } >"$config"
     # Embedded: one data directory for every process; scaled-out: a scratch
@@ -284,21 +295,24 @@ run_setup() { # NAME MODE(embedded|scaled) WORKERS [SCAN_WORKERS per worker proc
     done
     pg_cpu=$(awk -v a="$pg_before" -v b="$(cpu_matching 'postgres:')" 'BEGIN { printf "%.1f", b - a }')
     s3_cpu=$(awk -v a="$s3_before" -v b="$(cpu_of "$s3_pid")" 'BEGIN { printf "%.1f", b - a }')
-    read -r wait scan promote promoted < <(phases "$port" "$token")
-    local push drain rate
+    read -r scan promote promoted busy < <(phases "$port" "$token")
+    local push drain rate busy_rate
     push=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
     drain=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.1f", b - a }')
     rate=$(awk -v n="$IMAGES" -v d="$drain" 'BEGIN { printf "%.1f", n / d * 60 }')
-    echo "$name: push ${push}s, drain ${drain}s (${rate} images/min), promoted $promoted/$IMAGES;" \
-        "median queue wait ${wait}s, scan ${scan}s, promotion ${promote}s;" \
+    busy_rate=$(awk -v n="$IMAGES" -v d="$busy" 'BEGIN { printf "%.1f", n / d * 60 }')
+    echo "$name: push ${push}s, drain ${drain}s (${rate} images/min), busy ${busy}s (${busy_rate} images/min)," \
+        "promoted $promoted/$IMAGES; median scan ${scan}s, promotion ${promote}s;" \
         "CPU s during drain: serve $serve_cpu, workers+scans $workers_cpu, postgres $pg_cpu, s3s-fs $s3_cpu"
-    results+=("$name $push $drain $rate $scan $promote $serve_cpu $workers_cpu $pg_cpu $s3_cpu")
+    results+=("$name $push $drain $rate $busy $busy_rate $scan $promote $serve_cpu $workers_cpu $pg_cpu $s3_cpu")
     for pid in "${worker_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
     kill -TERM "$serve_pid" 2>/dev/null || true
     wait "$serve_pid" 2>/dev/null || true
 }
 
+for round in $(seq 1 "$ROUNDS"); do
 for setup in $SETUPS; do
+    echo "== round $round: $setup"
     case "$setup" in
         embedded-1) run_setup embedded-1 embedded 1 ;;
         embedded-2) run_setup embedded-2 embedded 2 ;;
@@ -313,21 +327,29 @@ for setup in $SETUPS; do
         *) echo "bench: unknown set-up $setup" >&2; exit 1 ;;
     esac
 done
-
-echo "== summary ($IMAGES images, $(nproc) cores, airlock $("$airlock" --version | cut -d' ' -f2))"
-printf '%-15s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' setup push_s drain_s images/min scan_s promo_s serve_cpu worker_cpu pg_cpu s3_cpu
-for row in "${results[@]}"; do
-    # shellcheck disable=SC2086
-    printf '%-15s %8s %8s %12s %8s %8s %8s %10s %9s %8s\n' $row
 done
-awk -v rows="$(printf '%s\n' "${results[@]}")" '
-function ratio(a, b) { return (a in rate && b in rate && rate[b] > 0) ? sprintf("x%.2f", rate[a] / rate[b]) : "n/a" }
-BEGIN {
-    n = split(rows, lines, "\n")
-    for (i = 1; i <= n; i++) { split(lines[i], f, " "); rate[f[1]] = f[4] }
-    printf "scaling 1 -> 2 workers: embedded %s, scaled-out %s\n", ratio("embedded-2", "embedded-1"), ratio("scaled-2", "scaled-1")
-    printf "per worker, scaled-out vs embedded: 1 worker %s, 2 workers %s\n", ratio("scaled-1", "embedded-1"), ratio("scaled-2", "embedded-2")
-    printf "one worker process at 4 scan workers vs embedded-1: %s\n", ratio("scaled-1x4", "embedded-1")
-    printf "scaled-1 with synchronous_commit off vs embedded-1: %s\n", ratio("scaled-1-async", "embedded-1")
-    printf "scaled-1 on the stock s3s-fs vs embedded-1: %s\n", ratio("scaled-1-stock", "embedded-1")
-}'
+
+echo "== summary ($IMAGES images, $ROUNDS round(s), $(nproc) cores, airlock $("$airlock" --version | cut -d' ' -f2)): medians over the rounds"
+printf '%s\n' "${results[@]}" | python3 -c '
+import statistics, sys
+columns = "push_s drain_s drain/min busy_s busy/min scan_s promo_s serve_cpu worker_cpu pg_cpu s3_cpu".split()
+rows = {}
+for line in sys.stdin:
+    name, *values = line.split()
+    if values:
+        rows.setdefault(name, []).append([float(v) for v in values])
+median = {name: [statistics.median(c) for c in zip(*runs)] for name, runs in rows.items()}
+print("setup".ljust(15) + "".join(c.rjust(11) for c in columns))
+for name, values in median.items():
+    print(f"{name:<15}" + "".join(f"{v:>11.3f}" if c in ("scan_s", "promo_s") else f"{v:>11.1f}" for c, v in zip(columns, values)))
+def ratio(a, b):
+    if a not in median or b not in median:
+        return "n/a"
+    drain, busy = columns.index("drain/min"), columns.index("busy/min")
+    return f"x{median[a][drain] / median[b][drain]:.2f} (busy x{median[a][busy] / median[b][busy]:.2f})"
+print("scaling 1 -> 2 workers: embedded", ratio("embedded-2", "embedded-1"), "| scaled-out", ratio("scaled-2", "scaled-1"))
+print("per worker, scaled-out vs embedded: 1 worker", ratio("scaled-1", "embedded-1"), "| 2 workers", ratio("scaled-2", "embedded-2"))
+print("one worker process at 4 scan workers vs embedded-1:", ratio("scaled-1x4", "embedded-1"))
+print("scaled-1 with synchronous_commit off vs scaled-1:", ratio("scaled-1-async", "scaled-1"))
+print("scaled-1 on the stock s3s-fs vs scaled-1:", ratio("scaled-1-stock", "scaled-1"))
+'

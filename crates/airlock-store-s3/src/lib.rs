@@ -895,7 +895,13 @@ impl BlobStore for S3BlobStore {
             .put_opts(&self.blob_path(digest), content.into(), options)
             .await
         {
-            Ok(_) | Err(object_store::Error::AlreadyExists { .. }) => Ok(size),
+            // Servers answer a create-only put of an existing key with 409
+            // or 412 (object_store's `AlreadyExists` and `Precondition`).
+            Ok(_)
+            | Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. },
+            ) => Ok(size),
             Err(e) => Err(self.fail(format!("put blob {digest}"))(e)),
         }
     }

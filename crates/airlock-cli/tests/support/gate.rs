@@ -45,23 +45,7 @@ impl Gate {
     pub fn start(extra: &[&str]) -> Gate {
         let work = tempfile::tempdir().expect("create the scratch directory");
         let data = work.path().join("data");
-        let records = work.path().join("records");
-        std::fs::create_dir_all(&records).expect("create the records directory");
-        std::fs::create_dir_all(data.join("vulndb")).expect("create the vulndb directory");
-        std::fs::write(records.join(format!("{CVE}.json")), RECORD).expect("write the record");
-        let output = Command::new(super::AIRLOCK)
-            .args(["db", "import"])
-            .arg(&records)
-            .arg("--db")
-            .arg(data.join("vulndb").join("osv.db"))
-            .env_remove("AIRLOCK_DATA_DIR")
-            .output()
-            .expect("run airlock db import");
-        assert!(
-            output.status.success(),
-            "db import failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        import_record(&data, &work.path().join("records"));
         let mut args = vec!["--scan-workers", "2"];
         args.extend_from_slice(extra);
         let server = Server::start(&data, &args);
@@ -82,6 +66,27 @@ impl Gate {
         flags.extend_from_slice(extra);
         push_layout(layout, TAG, &self.server.docker_ref(target), &flags);
     }
+}
+
+/// Imports [`RECORD`] into `<data>/vulndb/osv.db`, the server's default
+/// vulnerability database, through a records directory `records`.
+pub fn import_record(data: &Path, records: &Path) {
+    std::fs::create_dir_all(records).expect("create the records directory");
+    std::fs::create_dir_all(data.join("vulndb")).expect("create the vulndb directory");
+    std::fs::write(records.join(format!("{CVE}.json")), RECORD).expect("write the record");
+    let output = Command::new(super::AIRLOCK)
+        .args(["db", "import"])
+        .arg(records)
+        .arg("--db")
+        .arg(data.join("vulndb").join("osv.db"))
+        .env_remove("AIRLOCK_DATA_DIR")
+        .output()
+        .expect("run airlock db import");
+    assert!(
+        output.status.success(),
+        "db import failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// A debian image with django `version` installed, made distinct by `seed`.
