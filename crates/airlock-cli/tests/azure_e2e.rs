@@ -9,32 +9,11 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use airlock_testkit::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
 use support::gate::{FIXED, TAG, TERMINAL, django_layout, import_record, tools_present};
-use support::{AIRLOCK, Server, free_port, http, pull_layout, push_layout};
-
-/// Runs `airlock ARGS --data-dir DATA` with `env`; must succeed.
-fn cli(data: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
-    let output = Command::new(AIRLOCK)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("AIRLOCK_DATA_DIR")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run airlock");
-    assert!(
-        output.status.success(),
-        "airlock {args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use support::{Server, airlock_configured_ok, free_port, http, pull_layout, push_layout};
 
 /// Files under `dir`, recursively (none if it does not exist).
 fn files_under(dir: &Path) -> usize {
@@ -100,7 +79,7 @@ fn an_image_goes_through_the_gate_with_blobs_and_reports_in_azure() {
         ("AIRLOCK_CONFIG", config.as_str()),
         ("AZURE_STORAGE_ACCOUNT_KEY", AZURITE_ACCOUNT_KEY),
     ];
-    cli(&data, &env, &["tenant", "create", "team-a"]);
+    airlock_configured_ok(&data, &env, &["tenant", "create", "team-a"]);
 
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let listen = addr.to_string();

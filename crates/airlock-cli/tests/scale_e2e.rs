@@ -20,12 +20,14 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use airlock_testkit::S3Server;
-use support::gate::{CVE, FIXED, RECORD, VULNERABLE, django_layout};
-use support::{AIRLOCK, Server, free_port, http, pull_layout, push_layout, require_tools};
+use support::gate::{FIXED, VULNERABLE, django_layout, import_record};
+use support::{
+    Server, airlock_configured_ok, free_port, http, pull_layout, push_layout, require_tools,
+};
 
 const DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -42,18 +44,10 @@ impl Cluster {
         let work = tempfile::tempdir().expect("scratch directory");
         let s3 = S3Server::start();
         let schema = format!("scale_{}", uuid::Uuid::new_v4().simple());
-        let vulndb = work.path().join("osv.db");
-        let records = work.path().join("records");
-        std::fs::create_dir_all(&records).unwrap();
-        std::fs::write(records.join(format!("{CVE}.json")), RECORD).unwrap();
-        let imported = Command::new(AIRLOCK)
-            .args(["db", "import"])
-            .arg(&records)
-            .arg("--db")
-            .arg(&vulndb)
-            .output()
-            .expect("run airlock db import");
-        assert!(imported.status.success(), "{imported:?}");
+        // The vulnerability database every process shares.
+        let shared = work.path().join("shared");
+        import_record(&shared, &work.path().join("records"));
+        let vulndb = shared.join("vulndb").join("osv.db");
         let config = work.path().join("airlock.toml");
         std::fs::write(
             &config,
@@ -96,22 +90,9 @@ impl Cluster {
     /// Runs an `airlock` management command against the cluster's
     /// database (as the local operator); must succeed.
     fn cli(&self, args: &[&str]) -> String {
-        let data = self.work.path().join("cli-data");
-        let output = Command::new(AIRLOCK)
-            .args(args)
-            .arg("--data-dir")
-            .arg(&data)
-            .envs(self.env())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run airlock");
-        assert!(
-            output.status.success(),
-            "airlock {args:?} failed: {}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        let env = self.env();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        airlock_configured_ok(&self.work.path().join("cli-data"), &env, args)
     }
 
     /// Starts `airlock serve --no-workers` with a data directory of its own.

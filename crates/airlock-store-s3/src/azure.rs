@@ -30,14 +30,13 @@
 //! [`S3ReportStore`]: crate::S3ReportStore
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_store::StoreError;
 use object_store::RetryConfig;
 use object_store::azure::MicrosoftAzureBuilder;
 
-use crate::{Connection, prefix_path};
+use crate::Connection;
 
 /// Where and how to reach an Azure Blob Storage container. `Debug` shows
 /// whether an access key is set, never the key itself.
@@ -155,16 +154,6 @@ impl AzureOptions {
         if let Some(key) = &self.access_key {
             builder = builder.with_access_key(key);
         }
-        let client = Arc::new(
-            builder
-                .build()
-                .map_err(|e| StoreError::backend(format!("configure {location}"), e))?,
-        );
-        Ok(Connection {
-            client: client.clone(),
-            signer: client,
-            prefix: prefix_path(&self.prefix, &location)?,
-            location,
-        })
+        Connection::new(builder.build(), &self.prefix, location)
     }
 }

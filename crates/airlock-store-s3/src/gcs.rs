@@ -22,14 +22,13 @@
 //! [`S3ReportStore`]: crate::S3ReportStore
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use airlock_store::StoreError;
 use object_store::RetryConfig;
 use object_store::gcp::GoogleCloudStorageBuilder;
 
-use crate::{Connection, prefix_path};
+use crate::Connection;
 
 /// Where and how to reach a GCS bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,16 +79,6 @@ impl GcsOptions {
         if let Some(key) = &self.service_account_key {
             builder = builder.with_service_account_path(key.to_string_lossy());
         }
-        let client = Arc::new(
-            builder
-                .build()
-                .map_err(|e| StoreError::backend(format!("configure {}", self.describe()), e))?,
-        );
-        Ok(Connection {
-            client: client.clone(),
-            signer: client,
-            prefix: prefix_path(&self.prefix, &self.describe())?,
-            location: self.describe(),
-        })
+        Connection::new(builder.build(), &self.prefix, self.describe())
     }
 }

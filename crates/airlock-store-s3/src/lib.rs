@@ -241,17 +241,7 @@ impl S3Options {
         if let Some(secret) = &self.secret_key {
             builder = builder.with_secret_access_key(secret);
         }
-        let client = Arc::new(
-            builder
-                .build()
-                .map_err(|e| StoreError::backend(format!("configure {}", self.describe()), e))?,
-        );
-        Ok(Connection {
-            client: client.clone(),
-            signer: client,
-            prefix: prefix_path(&self.prefix, &self.describe())?,
-            location: self.describe(),
-        })
+        Connection::new(builder.build(), &self.prefix, self.describe())
     }
 
     /// The prefix as an object path (`None` for the bucket root).
@@ -270,6 +260,25 @@ pub(crate) struct Connection {
     pub(crate) prefix: Option<Path>,
     /// The bucket or container for error messages (`s3 bucket "b" at AWS`).
     pub(crate) location: String,
+}
+
+impl Connection {
+    /// Wraps a backend's built client (or its build error, which names
+    /// `location`), with the key prefix under it.
+    pub(crate) fn new<C: ObjectStore + Signer>(
+        built: Result<C, object_store::Error>,
+        prefix: &str,
+        location: String,
+    ) -> Result<Connection, StoreError> {
+        let client =
+            Arc::new(built.map_err(|e| StoreError::backend(format!("configure {location}"), e))?);
+        Ok(Connection {
+            client: client.clone(),
+            signer: client,
+            prefix: prefix_path(prefix, &location)?,
+            location,
+        })
+    }
 }
 
 /// A key prefix as an object path (`None` for the bucket root); `location`

@@ -5,16 +5,17 @@
 //! reports, SAS-presigned reads and configuration errors.
 #![cfg(feature = "azure")]
 
+mod common;
+
 use std::time::Duration;
 
 use airlock_oci::Digest;
-use airlock_store::{BlobStore, ByteStream, ReportStore, StoreError};
+use airlock_store::{BlobStore, ReportStore, StoreError};
 use airlock_store_s3::{AzureOptions, PART_SIZE, S3BlobStore, S3ReportStore};
 use airlock_testkit::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
 use bytes::Bytes;
-use futures::StreamExt;
 
-const MIB: usize = 1024 * 1024;
+use common::{MIB, closed_port, collect, pattern, stream_of};
 
 fn options(server: &AzuriteServer, prefix: &str) -> AzureOptions {
     let mut options = AzureOptions::new(server.container());
@@ -31,22 +32,6 @@ async fn store(server: &AzuriteServer, prefix: &str) -> S3BlobStore {
     S3BlobStore::open_azure(&options(server, prefix))
         .await
         .expect("open the Azure blob store")
-}
-
-fn stream_of(bytes: &[u8]) -> ByteStream {
-    Box::pin(futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))]))
-}
-
-fn pattern(start: usize, len: usize) -> Vec<u8> {
-    (start..start + len).map(|i| (i % 251) as u8).collect()
-}
-
-async fn collect(mut stream: ByteStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(piece) = stream.next().await {
-        out.extend_from_slice(&piece.expect("stream piece"));
-    }
-    out
 }
 
 #[tokio::test]
@@ -206,11 +191,7 @@ async fn a_missing_container_is_named_in_the_error() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_named_in_the_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut unreachable = AzureOptions::new("some-container");
     unreachable.account = Some("someaccount".into());
     unreachable.access_key = Some(AZURITE_ACCOUNT_KEY.into());

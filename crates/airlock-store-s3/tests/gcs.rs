@@ -3,9 +3,13 @@
 //! network and that a refusing endpoint is reported with the bucket's name.
 #![cfg(feature = "gcp")]
 
+mod common;
+
 use std::time::Duration;
 
 use airlock_store_s3::{GcsOptions, S3BlobStore, S3ReportStore};
+
+use common::closed_port;
 
 /// A service-account key that disables OAuth and points the client at
 /// `base_url` (object_store's hook for fake GCS servers).
@@ -25,11 +29,7 @@ fn fake_key(dir: &std::path::Path, base_url: &str) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_named_in_the_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let dir = tempfile::tempdir().unwrap();
     let mut options = GcsOptions::new("some-bucket");
     options.service_account_key = Some(fake_key(dir.path(), &format!("http://127.0.0.1:{port}")));

@@ -3,6 +3,8 @@
 //! replica, multipart paths, racing appends, reports, presigned reads and
 //! configuration errors.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,7 +16,7 @@ use airlock_testkit::S3Server;
 use bytes::Bytes;
 use futures::StreamExt;
 
-const MIB: usize = 1024 * 1024;
+use common::{MIB, closed_port, collect, pattern, stream_of};
 
 fn options(server: &S3Server, prefix: &str) -> S3Options {
     let test = server.options(prefix);
@@ -38,10 +40,6 @@ async fn store(server: &S3Server, prefix: &str) -> S3BlobStore {
         .expect("open the S3 blob store")
 }
 
-fn stream_of(bytes: &[u8]) -> ByteStream {
-    Box::pin(futures::stream::iter([Ok(Bytes::copy_from_slice(bytes))]))
-}
-
 /// `total` bytes of a repeating pattern, yielded lazily in pieces of
 /// `piece` bytes; `produced` counts what the stream has handed out.
 fn lazy_stream(total: usize, piece: usize, produced: Arc<AtomicUsize>) -> ByteStream {
@@ -52,18 +50,6 @@ fn lazy_stream(total: usize, piece: usize, produced: Arc<AtomicUsize>) -> ByteSt
         produced.fetch_add(len, Ordering::SeqCst);
         Ok(Bytes::from(pattern(start, len)))
     }))
-}
-
-fn pattern(start: usize, len: usize) -> Vec<u8> {
-    (start..start + len).map(|i| (i % 251) as u8).collect()
-}
-
-async fn collect(mut stream: ByteStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(piece) = stream.next().await {
-        out.extend_from_slice(&piece.expect("stream piece"));
-    }
-    out
 }
 
 #[tokio::test]
@@ -421,11 +407,7 @@ async fn a_missing_bucket_is_named_in_the_error() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_named_in_the_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let mut unreachable = S3Options::new("some-bucket");
     unreachable.endpoint = Some(format!("http://127.0.0.1:{port}"));
     unreachable.path_style = true;

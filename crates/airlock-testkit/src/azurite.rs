@@ -8,10 +8,10 @@
 //! release that runs on Node.js 20; 3.36 and later need Node.js 21 or 22).
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -35,26 +35,7 @@ pub struct AzuriteServer {
 }
 
 fn find_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("AIRLOCK_AZURITE_BLOB") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "{MISSING} ($AIRLOCK_AZURITE_BLOB={} does not exist)",
-            path.display()
-        );
-        return path;
-    }
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("azurite-blob"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| panic!("{MISSING}"))
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address").port()
+    crate::server::find_binary("AIRLOCK_AZURITE_BLOB", "azurite-blob", &[], MISSING)
 }
 
 impl AzuriteServer {
@@ -63,44 +44,26 @@ impl AzuriteServer {
     /// does not come up.
     pub fn start() -> AzuriteServer {
         let binary = find_binary();
-        for _attempt in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(&binary)
-                .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
-                .args(["--inMemoryPersistence", "--silent", "--disableTelemetry"])
-                .arg("--skipApiVersionCheck")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{MISSING} (running {} failed: {e})", binary.display()));
-            let address = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-                    let server = AzuriteServer {
-                        child,
-                        address,
-                        container: "airlock-test".to_owned(),
-                    };
-                    server.create_container();
-                    return server;
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port was taken meanwhile: try another
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("azurite did not start listening on {address} within 30 s");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!(
-            "azurite exited at start five times (is {} working?)",
-            binary.display()
+        let (child, address) = crate::server::start_listening(
+            &binary,
+            |port| {
+                ["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()]
+                    .into_iter()
+                    .chain(["--inMemoryPersistence", "--silent", "--disableTelemetry"])
+                    .chain(["--skipApiVersionCheck"])
+                    .map(str::to_owned)
+                    .collect()
+            },
+            MISSING,
+            Duration::from_secs(30),
         );
+        let server = AzuriteServer {
+            child,
+            address,
+            container: "airlock-test".to_owned(),
+        };
+        server.create_container();
+        server
     }
 
     /// The account's blob endpoint, `http://127.0.0.1:<port>/devstoreaccount1`

@@ -21,6 +21,7 @@ pub mod fixtures;
 mod image;
 mod layer;
 mod s3;
+mod server;
 
 pub use azurite::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
 pub use image::{

@@ -6,10 +6,10 @@
 //! `~/.cargo/bin`. Install it with
 //! `cargo install --locked s3s-fs@0.14.1 --features binary`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Child;
+use std::time::Duration;
 
 /// What a test needs to reach the server, in the shape of the S3 store's
 /// options (kept free of that crate so the testkit does not depend on it).
@@ -47,36 +47,12 @@ const MISSING: &str =
     "s3s-fs is needed for this test: cargo install --locked s3s-fs@0.14.1 --features binary";
 
 fn find_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("AIRLOCK_S3S_FS") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "{MISSING} ($AIRLOCK_S3S_FS={} does not exist)",
-            path.display()
-        );
-        return path;
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|candidate| candidate.is_file());
-    if let Some(path) = on_path {
-        return path;
-    }
     let cargo_bin = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cargo")))
-        .map(|home| home.join("bin").join("s3s-fs"));
-    match cargo_bin {
-        Some(path) if path.is_file() => path,
-        _ => panic!("{MISSING}"),
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free loopback port");
-    listener.local_addr().expect("local address").port()
+        .map(|home| home.join("bin"));
+    let fallbacks: Vec<PathBuf> = cargo_bin.into_iter().collect();
+    crate::server::find_binary("AIRLOCK_S3S_FS", "s3s-fs", &fallbacks, MISSING)
 }
 
 impl S3Server {
@@ -89,43 +65,26 @@ impl S3Server {
         let bucket = "airlock-test".to_owned();
         // s3s-fs serves each directory under its root as a bucket.
         std::fs::create_dir(root.path().join(&bucket)).expect("create the bucket directory");
-        for _attempt in 0..5 {
-            let port = free_port();
-            let mut child = Command::new(&binary)
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-                .arg(root.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("{MISSING} (running {} failed: {e})", binary.display()));
-            let address = SocketAddr::from(([127, 0, 0, 1], port));
-            let deadline = Instant::now() + Duration::from_secs(15);
-            loop {
-                if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
-                    return S3Server {
-                        child,
-                        address,
-                        root,
-                        bucket,
-                    };
-                }
-                if let Ok(Some(_)) = child.try_wait() {
-                    break; // the port was taken meanwhile: try another
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!("s3s-fs did not start listening on {address} within 15 s");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        panic!(
-            "s3s-fs exited at start five times (is {} working?)",
-            binary.display()
+        let (child, address) = crate::server::start_listening(
+            &binary,
+            |port| {
+                let root = root.path().display().to_string();
+                ["--host", "127.0.0.1", "--port", &port.to_string()]
+                    .into_iter()
+                    .chain(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+                    .map(str::to_owned)
+                    .chain([root])
+                    .collect()
+            },
+            MISSING,
+            Duration::from_secs(15),
         );
+        S3Server {
+            child,
+            address,
+            root,
+            bucket,
+        }
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -81,6 +81,33 @@ pub fn airlock_cli_ok(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> St
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `airlock ARGS --data-dir DATA_DIR` with a clean environment plus exactly
+/// `env` (an `AIRLOCK_CONFIG` of the test's own, not the test backend's);
+/// must succeed. Returns standard output.
+pub fn airlock_configured_ok(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut command = Command::new(AIRLOCK);
+    for key in AIRLOCK_ENV {
+        command.env_remove(key);
+    }
+    let output = command
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run airlock");
+    assert!(
+        output.status.success(),
+        "`airlock {}` failed with {}\nstdout:\n{}\nstderr:\n{}",
+        args.join(" "),
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// Environment variables that would change how `airlock` behaves; removed
 /// so the developer's shell cannot leak into a test.
 const AIRLOCK_ENV: &[&str] = &[
